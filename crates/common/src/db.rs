@@ -1,0 +1,33 @@
+//! The PostgreSQL pool and the embedded migrations.
+
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, migrate::Migrator};
+
+/// The migrations under `migrations/`, compiled in.
+pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
+
+/// Opens a pool; connections are made lazily and every acquire is bounded in time.
+pub fn pool(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
+    let options: PgConnectOptions = url.parse()?;
+    let options = options.application_name("switchboard");
+    Ok(PgPoolOptions::new()
+        .max_connections(max_connections)
+        .min_connections(0)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_lazy_with(options))
+}
+
+/// Applies every pending migration (sqlx serialises concurrent runs with a lock).
+pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    MIGRATOR.run(pool).await
+}
+
+/// Whether the database answers a trivial query within a second.
+pub async fn is_ready(pool: &PgPool) -> bool {
+    matches!(
+        tokio::time::timeout(Duration::from_secs(1), sqlx::query("SELECT 1").execute(pool)).await,
+        Ok(Ok(_))
+    )
+}

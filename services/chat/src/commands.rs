@@ -1,0 +1,162 @@
+//! The gateway's commands over NATS request/reply, answered by whichever chat replica the
+//! queue group picks.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use prost::Message as _;
+use switchboard_common::subjects::{CHAT_QUEUE_GROUP, Subjects};
+use switchboard_common::wire::{ErrorCode, WireError};
+use switchboard_proto::chat::v1::{self as pb, command::Command as Cmd, command_reply::Result as Reply};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::error::ChatError;
+use crate::grpc::upsert_from_proto;
+use crate::message::page_json;
+use crate::service::{ChatCore, SendInput};
+
+/// Consumes commands until `shutdown`, then lets the in-flight ones finish (bounded).
+pub async fn serve(
+    core: Arc<ChatCore>,
+    nats: async_nats::Client,
+    subjects: Subjects,
+    max_concurrent: usize,
+    drain_timeout: Duration,
+    shutdown: CancellationToken,
+) -> Result<(), async_nats::SubscribeError> {
+    let mut commands = nats
+        .queue_subscribe(subjects.chat_command(), CHAT_QUEUE_GROUP.into())
+        .await?;
+    let permits = Arc::new(Semaphore::new(max_concurrent));
+    let in_flight = TaskTracker::new();
+    loop {
+        let msg = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            msg = commands.next() => match msg {
+                Some(msg) => msg,
+                None => break,
+            },
+        };
+        // Bounded concurrency: when every permit is taken, commands wait in NATS.
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            break;
+        };
+        let core = core.clone();
+        let nats = nats.clone();
+        in_flight.spawn(async move {
+            let _permit = permit;
+            let Some(reply_to) = msg.reply.clone() else {
+                return;
+            };
+            let reply = handle(&core, &msg.payload).await;
+            if let Err(e) = nats.publish(reply_to, reply.encode_to_vec().into()).await {
+                tracing::warn!(error = %e, "command reply could not be published");
+            }
+        });
+    }
+    // Stop taking new commands so another replica answers them, then drain.
+    let _ = commands.unsubscribe().await;
+    in_flight.close();
+    if tokio::time::timeout(drain_timeout, in_flight.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("in-flight commands did not finish within the drain timeout");
+    }
+    Ok(())
+}
+
+async fn handle(core: &ChatCore, payload: &[u8]) -> pb::CommandReply {
+    let command = match pb::Command::decode(payload) {
+        Ok(c) => c,
+        Err(_) => return error_reply(WireError::new(ErrorCode::InvalidRequest, "undecodable command")),
+    };
+    let origin = (!command.connection_id.is_empty()).then_some(command.connection_id.as_str());
+    let (kind, result) = match command.command {
+        Some(Cmd::SendMessage(req)) => (
+            "send_message",
+            core.send(SendInput {
+                sender_id: req.sender_id,
+                recipient_id: req.recipient_id,
+                content: req.content,
+                client_msg_id: req.client_msg_id,
+                origin_connection: origin.map(str::to_owned),
+            })
+            .await
+            .map(|(_, message)| {
+                let mut json = Vec::with_capacity(message.len() + 12);
+                json.extend_from_slice(b"{\"message\":");
+                json.extend_from_slice(&message);
+                json.push(b'}');
+                json
+            }),
+        ),
+        Some(Cmd::MarkMessageRead(req)) => (
+            "mark_message_read",
+            core.mark_read(&req.reader_id, &req.message_id, origin)
+                .await
+                .map(|r| {
+                    serde_json::to_vec(&serde_json::json!({
+                        "messageId": r.message_id.to_string(),
+                        "readAt": switchboard_common::wire::format_time(r.read_at),
+                    }))
+                    .expect("serialises")
+                }),
+        ),
+        Some(Cmd::MarkConversationRead(req)) => (
+            "mark_conversation_read",
+            core.mark_conversation_read(&req.reader_id, &req.peer_id, &req.up_to_message_id, origin)
+                .await
+                .map(|(count, read_at)| {
+                    serde_json::to_vec(&serde_json::json!({
+                        "count": count,
+                        "readAt": switchboard_common::wire::format_time(read_at),
+                    }))
+                    .expect("serialises")
+                }),
+        ),
+        Some(Cmd::Sync(req)) => (
+            "sync",
+            core.sync(&req.user_id, req.after.as_deref(), req.limit)
+                .await
+                .map(|(messages, has_more)| page_json(&messages, has_more)),
+        ),
+        Some(Cmd::History(req)) => (
+            "history",
+            core.history(&req.user_id, &req.peer_id, req.before.as_deref(), req.limit)
+                .await
+                .map(|(messages, has_more)| page_json(&messages, has_more)),
+        ),
+        Some(Cmd::UpsertUser(req)) => (
+            "upsert_user",
+            async {
+                let upsert = upsert_from_proto(&req)?;
+                core.store.upsert_users(&[upsert]).await?;
+                Ok::<_, ChatError>(b"{}".to_vec())
+            }
+            .await,
+        ),
+        None => (
+            "unknown",
+            Err(ChatError::Invalid("command is empty".into())),
+        ),
+    };
+    let outcome = if result.is_ok() { "ok" } else { "error" };
+    core.metrics().commands.with_label_values(&[kind, outcome]).inc();
+    match result {
+        Ok(json) => pb::CommandReply {
+            result: Some(Reply::Json(json.into())),
+        },
+        Err(e) => error_reply(e.to_wire()),
+    }
+}
+
+fn error_reply(e: WireError) -> pb::CommandReply {
+    pb::CommandReply {
+        result: Some(Reply::Error(e.to_proto())),
+    }
+}
+

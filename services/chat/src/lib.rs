@@ -1,0 +1,189 @@
+//! The chat service: the record of every message.
+//!
+//! It answers the gateway's commands from NATS (queue group, any number of replicas),
+//! validates them, stores messages with group commit, acks only after the commit, and
+//! publishes each delivery to the users' subjects. Internal callers use gRPC.
+//!
+//! - [`config`]: settings.
+//! - [`error`]: errors and their mappings.
+//! - [`ids`]: UUIDv7 message ids in commit order.
+//! - [`message`]: the stored message and its renderings.
+//! - [`store`]: SQL.
+//! - [`batcher`]: group commit.
+//! - [`service`]: the operations, shared by both entry points.
+//! - [`commands`]: the NATS command consumer.
+//! - [`grpc`]: `ChatService` and `UserService`.
+//! - [`metrics`]: Prometheus metrics.
+
+pub mod batcher;
+pub mod commands;
+pub mod config;
+pub mod error;
+pub mod grpc;
+pub mod ids;
+pub mod message;
+pub mod metrics;
+pub mod service;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use switchboard_common::subjects::Subjects;
+use switchboard_proto::chat::v1::chat_service_server::ChatServiceServer;
+use switchboard_proto::chat::v1::user_service_server::UserServiceServer;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use config::Settings;
+
+pub struct Application {
+    settings: Settings,
+    grpc_listener: TcpListener,
+    http_listener: TcpListener,
+    grpc_addr: SocketAddr,
+    http_addr: SocketAddr,
+    core: Arc<ChatCore>,
+    nats: async_nats::Client,
+    writer: tokio::task::JoinHandle<()>,
+}
+
+use service::ChatCore;
+
+impl Application {
+    /// Binds the listeners, connects to PostgreSQL and NATS and applies migrations.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let grpc_listener = TcpListener::bind(settings.grpc_addr)
+            .await
+            .with_context(|| format!("binding gRPC on {}", settings.grpc_addr))?;
+        let http_listener = TcpListener::bind(settings.http_addr)
+            .await
+            .with_context(|| format!("binding HTTP on {}", settings.http_addr))?;
+        let pool = switchboard_common::db::pool(&settings.database_url, settings.db_max_connections)
+            .context("DATABASE_URL")?;
+        if settings.run_migrations {
+            switchboard_common::db::migrate(&pool)
+                .await
+                .context("applying migrations")?;
+        }
+        let nats = switchboard_common::nats::connect(
+            &settings.nats_url,
+            "switchboard-chat",
+            std::time::Duration::from_secs(5),
+        )
+        .await
+        .context("connecting to NATS")?;
+        let store = store::Store::new(pool);
+        let (batcher, writer) = batcher::SendBatcher::start(store.clone(), settings.max_batch);
+        let metrics = Arc::new(metrics::ChatMetrics::new());
+        let core = Arc::new(ChatCore::new(
+            store,
+            batcher,
+            nats.clone(),
+            Subjects::new(settings.subject_prefix.clone()),
+            settings.max_content_chars,
+            metrics,
+        ));
+        Ok(Self {
+            grpc_addr: grpc_listener.local_addr()?,
+            http_addr: http_listener.local_addr()?,
+            settings,
+            grpc_listener,
+            http_listener,
+            core,
+            nats,
+            writer,
+        })
+    }
+
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc_addr
+    }
+
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    /// Serves commands, gRPC and the ops endpoints until `shutdown`, then drains.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let Self {
+            settings,
+            grpc_listener,
+            http_listener,
+            core,
+            nats,
+            writer,
+            ..
+        } = self;
+
+        let (health_reporter, health_service) = tonic_health::server::health_reporter();
+        health_reporter
+            .set_serving::<ChatServiceServer<grpc::ChatGrpc>>()
+            .await;
+        health_reporter
+            .set_serving::<UserServiceServer<grpc::UserGrpc>>()
+            .await;
+        let reflection = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(switchboard_proto::FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .context("building gRPC reflection")?;
+        let grpc_shutdown = shutdown.clone();
+        let grpc = tonic::transport::Server::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .add_service(health_service)
+            .add_service(reflection)
+            .add_service(ChatServiceServer::new(grpc::ChatGrpc { core: core.clone() }))
+            .add_service(UserServiceServer::new(grpc::UserGrpc { core: core.clone() }))
+            .serve_with_incoming_shutdown(
+                tokio_stream::wrappers::TcpListenerStream::new(grpc_listener),
+                async move { grpc_shutdown.cancelled().await },
+            );
+
+        let ready_pool = core.store.pool().clone();
+        let ready_nats = nats.clone();
+        let ops = switchboard_common::ops::router(
+            core.metrics().registry.clone(),
+            Arc::new(move || {
+                let pool = ready_pool.clone();
+                let nats = ready_nats.clone();
+                Box::pin(async move {
+                    if !switchboard_common::nats::is_connected(&nats) {
+                        return Err("NATS is not connected".to_owned());
+                    }
+                    if !switchboard_common::db::is_ready(&pool).await {
+                        return Err("PostgreSQL does not answer".to_owned());
+                    }
+                    Ok(())
+                })
+            }),
+        );
+        let http_shutdown = shutdown.clone();
+        let http = axum::serve(http_listener, ops)
+            .with_graceful_shutdown(async move { http_shutdown.cancelled().await });
+
+        let commands = commands::serve(
+            core.clone(),
+            nats.clone(),
+            Subjects::new(settings.subject_prefix.clone()),
+            settings.max_concurrent_commands,
+            settings.drain_timeout,
+            shutdown.clone(),
+        );
+
+        let (grpc_result, http_result, commands_result) = tokio::join!(
+            async { grpc.await.context("gRPC server") },
+            async { http.await.context("HTTP server") },
+            async { commands.await.context("NATS command consumer") },
+        );
+        // Every sender of the writer is gone once the servers stop: it finishes the
+        // batches it holds and ends.
+        drop(core);
+        let _ = tokio::time::timeout(settings.drain_timeout, writer).await;
+        let _ = nats.flush().await;
+        grpc_result?;
+        http_result?;
+        commands_result?;
+        Ok(())
+    }
+}

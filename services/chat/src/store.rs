@@ -1,0 +1,482 @@
+//! Every SQL statement of the chat service, with bound parameters only.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgPool, Postgres, Transaction};
+use switchboard_common::domain::{ClientMsgId, MessageContent};
+use uuid::Uuid;
+
+use crate::error::ChatError;
+use crate::ids;
+use crate::message::StoredMessage;
+
+/// The advisory lock that serialises group commits across replicas (see [`crate::ids`]).
+const MESSAGE_ID_LOCK: i64 = 0x5357_4244_4d53_4731; // "SWBDMSG1"
+
+const MESSAGE_COLUMNS: &str =
+    "id, sender_id, recipient_id, content, client_msg_id, created_at, read_at";
+
+/// A validated message waiting to be stored.
+#[derive(Clone, Debug)]
+pub struct NewMessage {
+    pub sender_id: Uuid,
+    pub recipient_id: Uuid,
+    pub content: MessageContent,
+    pub client_msg_id: Option<ClientMsgId>,
+}
+
+/// What storing one message came to.
+#[derive(Clone, Debug)]
+pub enum SendOutcome {
+    Stored(StoredMessage),
+    /// A retry: the original, stored earlier.
+    Duplicate(StoredMessage),
+}
+
+impl SendOutcome {
+    pub fn message(&self) -> &StoredMessage {
+        match self {
+            Self::Stored(m) | Self::Duplicate(m) => m,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum ReadOutcome {
+    Marked { sender_id: Uuid, read_at: DateTime<Utc> },
+    AlreadyRead { read_at: DateTime<Utc> },
+}
+
+#[derive(Clone, Debug)]
+pub struct UserUpsert {
+    pub id: Uuid,
+    pub email: Option<String>,
+    pub display_name: Option<String>,
+    /// `None` keeps the stored role.
+    pub role: Option<String>,
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct UserRow {
+    pub id: Uuid,
+    pub email: Option<String>,
+    pub display_name: Option<String>,
+    pub role: String,
+    pub last_seen_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ConversationRow {
+    pub peer_id: Uuid,
+    pub last_message: StoredMessage,
+    pub unread_count: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: PgPool,
+}
+
+impl Store {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Stores a batch in one transaction: one advisory lock, one multi-row INSERT. The
+    /// result has one entry per input, in order.
+    pub async fn insert_batch(
+        &self,
+        batch: &[NewMessage],
+    ) -> Result<Vec<Result<SendOutcome, ChatError>>, ChatError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(MESSAGE_ID_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        // A new statement, so a new snapshot: it sees every batch committed before ours.
+        let floor: Option<Uuid> = sqlx::query_scalar("SELECT max(id) FROM messages")
+            .fetch_one(&mut *tx)
+            .await?;
+
+        // Retries inside one batch share the first one's row.
+        let mut first_of_key: HashMap<(Uuid, &str), usize> = HashMap::new();
+        let mut same_as: Vec<Option<usize>> = vec![None; batch.len()];
+        let mut rows: Vec<usize> = Vec::with_capacity(batch.len());
+        for (i, m) in batch.iter().enumerate() {
+            if let Some(key) = m.client_msg_id.as_ref().map(|c| (m.sender_id, c.as_str())) {
+                if let Some(&first) = first_of_key.get(&key) {
+                    same_as[i] = Some(first);
+                    continue;
+                }
+                first_of_key.insert(key, i);
+            }
+            rows.push(i);
+        }
+
+        let mut prev = floor;
+        let mut assigned: Vec<Option<StoredMessage>> = vec![None; batch.len()];
+        let (mut ids_col, mut senders, mut recipients, mut contents, mut cmids, mut created) = (
+            Vec::with_capacity(rows.len()),
+            Vec::with_capacity(rows.len()),
+            Vec::with_capacity(rows.len()),
+            Vec::with_capacity(rows.len()),
+            Vec::with_capacity(rows.len()),
+            Vec::with_capacity(rows.len()),
+        );
+        for &i in &rows {
+            let m = &batch[i];
+            let id = ids::next_after(prev);
+            prev = Some(id);
+            let created_at = DateTime::from_timestamp_millis(ids::timestamp_millis(id))
+                .unwrap_or_else(Utc::now);
+            ids_col.push(id);
+            senders.push(m.sender_id);
+            recipients.push(m.recipient_id);
+            contents.push(m.content.as_str().to_owned());
+            cmids.push(m.client_msg_id.as_ref().map(|c| c.as_str().to_owned()));
+            created.push(created_at);
+            assigned[i] = Some(StoredMessage {
+                id,
+                sender_id: m.sender_id,
+                recipient_id: m.recipient_id,
+                content: m.content.as_str().to_owned(),
+                client_msg_id: m.client_msg_id.as_ref().map(|c| c.as_str().to_owned()),
+                created_at,
+                read_at: None,
+            });
+        }
+
+        let inserted: HashSet<Uuid> = sqlx::query_scalar(
+            "INSERT INTO messages (id, sender_id, recipient_id, content, client_msg_id, created_at)
+             SELECT m.id, m.sender_id, m.recipient_id, m.content, m.client_msg_id, m.created_at
+             FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::timestamptz[])
+                  AS m(id, sender_id, recipient_id, content, client_msg_id, created_at)
+             WHERE EXISTS (SELECT 1 FROM users u WHERE u.id = m.recipient_id)
+               AND EXISTS (SELECT 1 FROM users u WHERE u.id = m.sender_id)
+             ORDER BY m.id
+             ON CONFLICT (sender_id, client_msg_id) DO NOTHING
+             RETURNING id",
+        )
+        .bind(&ids_col)
+        .bind(&senders)
+        .bind(&recipients)
+        .bind(&contents)
+        .bind(&cmids)
+        .bind(&created)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .collect();
+
+        // Rows not inserted are retries of stored messages, or name an unknown user.
+        let missing: Vec<usize> = rows
+            .iter()
+            .copied()
+            .filter(|&i| !inserted.contains(&assigned[i].as_ref().expect("assigned").id))
+            .collect();
+        let originals = if missing.iter().any(|&i| batch[i].client_msg_id.is_some()) {
+            load_originals(&mut tx, batch, &missing).await?
+        } else {
+            HashMap::new()
+        };
+        let unknown_users: HashSet<Uuid> = if missing.is_empty() {
+            HashSet::new()
+        } else {
+            let wanted: Vec<Uuid> = missing
+                .iter()
+                .flat_map(|&i| [batch[i].sender_id, batch[i].recipient_id])
+                .collect();
+            let known: HashSet<Uuid> =
+                sqlx::query_scalar::<_, Uuid>("SELECT id FROM users WHERE id = ANY($1)")
+                    .bind(&wanted)
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .into_iter()
+                    .collect();
+            wanted.into_iter().filter(|id| !known.contains(id)).collect()
+        };
+        tx.commit().await?;
+
+        let mut out: Vec<Result<SendOutcome, ChatError>> = Vec::with_capacity(batch.len());
+        for (i, m) in batch.iter().enumerate() {
+            let root = same_as[i].unwrap_or(i);
+            let stored = assigned[root]
+                .as_ref()
+                .filter(|m| inserted.contains(&m.id))
+                .cloned();
+            let outcome = match stored {
+                Some(msg) if same_as[i].is_none() => Ok(SendOutcome::Stored(msg)),
+                Some(msg) => Ok(SendOutcome::Duplicate(msg)),
+                None => match m
+                    .client_msg_id
+                    .as_ref()
+                    .and_then(|c| originals.get(&(m.sender_id, c.as_str().to_owned())))
+                {
+                    Some(original) => Ok(SendOutcome::Duplicate(original.clone())),
+                    None if unknown_users.contains(&m.recipient_id) => {
+                        Err(ChatError::NotFound("recipient not found".into()))
+                    }
+                    None if unknown_users.contains(&m.sender_id) => {
+                        Err(ChatError::NotFound("sender not found".into()))
+                    }
+                    None => Err(ChatError::Unexpected(anyhow::anyhow!(
+                        "message neither inserted nor found as a duplicate"
+                    ))),
+                },
+            };
+            out.push(outcome);
+        }
+        Ok(out)
+    }
+
+    /// One conversation, newest first, before an optional cursor; one extra row tells
+    /// whether more exist.
+    pub async fn history(
+        &self,
+        user: Uuid,
+        peer: Uuid,
+        before: Option<Uuid>,
+        limit: u32,
+    ) -> Result<(Vec<StoredMessage>, bool), ChatError> {
+        let (lo, hi) = if user < peer { (user, peer) } else { (peer, user) };
+        let mut rows: Vec<StoredMessage> = sqlx::query_as(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages
+             WHERE user_lo = $1 AND user_hi = $2 AND id < $3
+             ORDER BY id DESC LIMIT $4"
+        ))
+        .bind(lo)
+        .bind(hi)
+        .bind(before.unwrap_or(Uuid::max()))
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let has_more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        Ok((rows, has_more))
+    }
+
+    /// Everything to or from `user` after a cursor, oldest first.
+    pub async fn sync(
+        &self,
+        user: Uuid,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<(Vec<StoredMessage>, bool), ChatError> {
+        let mut rows: Vec<StoredMessage> = sqlx::query_as(&format!(
+            "(SELECT {MESSAGE_COLUMNS} FROM messages WHERE sender_id = $1 AND id > $2
+              ORDER BY id LIMIT $3)
+             UNION ALL
+             (SELECT {MESSAGE_COLUMNS} FROM messages WHERE recipient_id = $1 AND id > $2
+              ORDER BY id LIMIT $3)
+             ORDER BY id LIMIT $3"
+        ))
+        .bind(user)
+        .bind(after.unwrap_or(Uuid::nil()))
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let has_more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        Ok((rows, has_more))
+    }
+
+    /// Marks one message read by its recipient.
+    pub async fn mark_read(
+        &self,
+        reader: Uuid,
+        message_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<ReadOutcome, ChatError> {
+        let updated: Option<(Uuid,)> = sqlx::query_as(
+            "UPDATE messages SET read_at = $3
+             WHERE id = $1 AND recipient_id = $2 AND read_at IS NULL
+             RETURNING sender_id",
+        )
+        .bind(message_id)
+        .bind(reader)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some((sender_id,)) = updated {
+            return Ok(ReadOutcome::Marked {
+                sender_id,
+                read_at: now,
+            });
+        }
+        let existing: Option<(Uuid, Uuid, Option<DateTime<Utc>>)> = sqlx::query_as(
+            "SELECT sender_id, recipient_id, read_at FROM messages WHERE id = $1",
+        )
+        .bind(message_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        match existing {
+            Some((_, recipient, Some(read_at))) if recipient == reader => {
+                Ok(ReadOutcome::AlreadyRead { read_at })
+            }
+            Some((sender, _, _)) if sender == reader => Err(ChatError::Forbidden(
+                "only the recipient may mark a message read".into(),
+            )),
+            // Another pair's message is reported exactly like a missing one.
+            _ => Err(ChatError::NotFound("message not found".into())),
+        }
+    }
+
+    /// Marks every unread message from `peer` to `reader` up to and including `up_to`;
+    /// returns the ids marked.
+    pub async fn mark_conversation_read(
+        &self,
+        reader: Uuid,
+        peer: Uuid,
+        up_to: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Uuid>, ChatError> {
+        let (lo, hi) = if reader < peer { (reader, peer) } else { (peer, reader) };
+        let ids = sqlx::query_scalar(
+            "UPDATE messages SET read_at = $5
+             WHERE user_lo = $1 AND user_hi = $2 AND recipient_id = $3 AND id <= $4
+               AND read_at IS NULL
+             RETURNING id",
+        )
+        .bind(lo)
+        .bind(hi)
+        .bind(reader)
+        .bind(up_to)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(ids)
+    }
+
+    /// Inserts or updates users; absent fields keep their stored values, and rows whose
+    /// values are unchanged are not rewritten.
+    pub async fn upsert_users(&self, users: &[UserUpsert]) -> Result<u64, ChatError> {
+        if users.is_empty() {
+            return Ok(0);
+        }
+        // A bulk import may name one user twice; the last entry wins.
+        let mut latest: HashMap<Uuid, &UserUpsert> = HashMap::new();
+        for u in users {
+            latest.insert(u.id, u);
+        }
+        let ids: Vec<Uuid> = latest.keys().copied().collect();
+        let emails: Vec<Option<String>> = ids.iter().map(|id| latest[id].email.clone()).collect();
+        let names: Vec<Option<String>> =
+            ids.iter().map(|id| latest[id].display_name.clone()).collect();
+        let roles: Vec<Option<String>> = ids.iter().map(|id| latest[id].role.clone()).collect();
+        let result = sqlx::query(
+            "WITH input AS (
+                 SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[])
+                          AS u(id, email, display_name, role)
+             )
+             INSERT INTO users (id, email, display_name, role)
+             SELECT id, email, display_name, COALESCE(role, 'applicant') FROM input
+             ON CONFLICT (id) DO UPDATE SET
+                 email = COALESCE(EXCLUDED.email, users.email),
+                 display_name = COALESCE(EXCLUDED.display_name, users.display_name),
+                 role = COALESCE((SELECT i.role FROM input i WHERE i.id = EXCLUDED.id), users.role),
+                 updated_at = now()
+             WHERE (users.email, users.display_name, users.role) IS DISTINCT FROM (
+                 COALESCE(EXCLUDED.email, users.email),
+                 COALESCE(EXCLUDED.display_name, users.display_name),
+                 COALESCE((SELECT i.role FROM input i WHERE i.id = EXCLUDED.id), users.role)
+             )",
+        )
+        .bind(&ids)
+        .bind(&emails)
+        .bind(&names)
+        .bind(&roles)
+        .execute(&self.pool)
+        .await;
+        match result {
+            Ok(r) => Ok(r.rows_affected()),
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => Err(ChatError::Invalid(
+                "a user with that e-mail address already exists".into(),
+            )),
+            Err(sqlx::Error::Database(db)) if db.is_check_violation() => Err(ChatError::Invalid(
+                "role must be applicant, lawyer or admin".into(),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn get_user(&self, id: Uuid) -> Result<Option<UserRow>, ChatError> {
+        Ok(sqlx::query_as(
+            "SELECT id, email, display_name, role, last_seen_at FROM users WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// The user's conversations, most recent first, with unread counts.
+    pub async fn list_conversations(
+        &self,
+        user: Uuid,
+        limit: u32,
+    ) -> Result<Vec<ConversationRow>, ChatError> {
+        let last: Vec<StoredMessage> = sqlx::query_as(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM (
+                 SELECT DISTINCT ON (user_lo, user_hi) {MESSAGE_COLUMNS}
+                 FROM messages WHERE sender_id = $1 OR recipient_id = $1
+                 ORDER BY user_lo, user_hi, id DESC
+             ) last ORDER BY id DESC LIMIT $2"
+        ))
+        .bind(user)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        let unread: HashMap<Uuid, i64> = sqlx::query_as::<_, (Uuid, i64)>(
+            "SELECT sender_id, count(*) FROM messages
+             WHERE recipient_id = $1 AND read_at IS NULL GROUP BY sender_id",
+        )
+        .bind(user)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .collect();
+        Ok(last
+            .into_iter()
+            .map(|m| {
+                let peer_id = if m.sender_id == user { m.recipient_id } else { m.sender_id };
+                ConversationRow {
+                    peer_id,
+                    unread_count: unread.get(&peer_id).copied().unwrap_or(0) as u32,
+                    last_message: m,
+                }
+            })
+            .collect())
+    }
+}
+
+async fn load_originals(
+    tx: &mut Transaction<'_, Postgres>,
+    batch: &[NewMessage],
+    missing: &[usize],
+) -> Result<HashMap<(Uuid, String), StoredMessage>, ChatError> {
+    let (senders, cmids): (Vec<Uuid>, Vec<String>) = missing
+        .iter()
+        .filter_map(|&i| {
+            batch[i]
+                .client_msg_id
+                .as_ref()
+                .map(|c| (batch[i].sender_id, c.as_str().to_owned()))
+        })
+        .unzip();
+    let rows: Vec<StoredMessage> = sqlx::query_as(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages
+         WHERE (sender_id, client_msg_id) IN (SELECT * FROM UNNEST($1::uuid[], $2::text[]))"
+    ))
+    .bind(&senders)
+    .bind(&cmids)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|m| m.client_msg_id.clone().map(|c| ((m.sender_id, c), m)))
+        .collect())
+}

@@ -1,0 +1,109 @@
+//! Commands to the chat service: NATS request/reply with a deadline, so the client gets
+//! `unavailable` rather than silence when no chat replica answers.
+
+use std::time::{Duration, Instant};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use prost::Message as _;
+use switchboard_common::auth::VerifiedToken;
+use switchboard_common::wire::{ErrorCode, WireError};
+use switchboard_proto::chat::v1::{self as pb, command::Command as Cmd, command_reply::Result as Reply};
+use uuid::Uuid;
+
+use crate::metrics::GatewayMetrics;
+
+pub struct ChatClient {
+    nats: async_nats::Client,
+    subject: String,
+    timeout: Duration,
+    metrics: Arc<GatewayMetrics>,
+}
+
+impl ChatClient {
+    pub fn new(
+        nats: async_nats::Client,
+        subject: String,
+        timeout: Duration,
+        metrics: Arc<GatewayMetrics>,
+    ) -> Self {
+        Self {
+            nats,
+            subject,
+            timeout,
+            metrics,
+        }
+    }
+
+    /// Sends a command; the reply is the ack's `data` JSON.
+    pub async fn call(&self, connection_id: Option<Uuid>, command: Cmd) -> Result<Bytes, WireError> {
+        let payload = pb::Command {
+            connection_id: connection_id.map(|c| c.to_string()).unwrap_or_default(),
+            command: Some(command),
+        }
+        .encode_to_vec();
+        let started = Instant::now();
+        let reply = tokio::time::timeout(
+            self.timeout,
+            self.nats.request(self.subject.clone(), payload.into()),
+        )
+        .await;
+        self.metrics
+            .command_seconds
+            .observe(started.elapsed().as_secs_f64());
+        let msg = match reply {
+            Err(_) => return Err(self.unavailable("the chat service did not answer in time; retry")),
+            Ok(Err(e)) => {
+                use async_nats::client::RequestErrorKind;
+                return Err(match e.kind() {
+                    RequestErrorKind::NoResponders => {
+                        self.unavailable("the chat service is unavailable; retry")
+                    }
+                    RequestErrorKind::TimedOut => {
+                        self.unavailable("the chat service did not answer in time; retry")
+                    }
+                    RequestErrorKind::MaxPayloadExceeded => {
+                        WireError::new(ErrorCode::TooLarge, "the request is too large")
+                    }
+                    _ => self.unavailable("the message bus is unavailable; retry"),
+                });
+            }
+            Ok(Ok(msg)) => msg,
+        };
+        match pb::CommandReply::decode(msg.payload.as_ref()) {
+            Ok(pb::CommandReply {
+                result: Some(Reply::Json(json)),
+            }) => Ok(json.into()),
+            Ok(pb::CommandReply {
+                result: Some(Reply::Error(e)),
+            }) => Err(WireError::from_proto(&e)),
+            _ => Err(WireError::new(ErrorCode::Internal, "undecodable reply from the chat service")),
+        }
+    }
+
+    /// Records the user from the token's claims (SPEC §6).
+    pub async fn upsert_user(&self, token: &VerifiedToken) -> Result<(), WireError> {
+        let role = match token.role.as_deref() {
+            Some("applicant") => pb::Role::Applicant,
+            Some("lawyer") => pb::Role::Lawyer,
+            Some("admin") => pb::Role::Admin,
+            _ => pb::Role::Unspecified,
+        };
+        self.call(
+            None,
+            Cmd::UpsertUser(pb::UpsertUserRequest {
+                id: token.user_id.to_string(),
+                email: token.email.clone(),
+                display_name: token.name.clone(),
+                role: role as i32,
+            }),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    fn unavailable(&self, message: &str) -> WireError {
+        self.metrics.nats_errors.inc();
+        WireError::new(ErrorCode::Unavailable, message)
+    }
+}

@@ -1,0 +1,280 @@
+//! This replica's users and their connections.
+//!
+//! While a user has at least one connection here, the replica holds exactly one NATS
+//! subscription on that user's delivery subject, and one task forwards each delivery to
+//! the user's connections here. Each event is encoded once per replica and the bytes are
+//! shared by every connection. A connection whose queue is full is closed as a slow
+//! consumer rather than buffered without bound.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use switchboard_common::subjects::{Subjects, headers};
+use tokio::sync::{Notify, mpsc, watch};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+use uuid::Uuid;
+
+use crate::metrics::GatewayMetrics;
+
+/// A server → client event, encoded lazily once per framing and shared.
+pub struct EncodedEvent {
+    pub event: String,
+    /// The event's `data` as JSON.
+    pub data: Bytes,
+    native: OnceLock<Utf8Bytes>,
+}
+
+impl EncodedEvent {
+    pub fn new(event: impl Into<String>, data: Bytes) -> Self {
+        Self {
+            event: event.into(),
+            data,
+            native: OnceLock::new(),
+        }
+    }
+
+    /// `{"event":NAME,"data":DATA}`.
+    pub fn native(&self) -> Utf8Bytes {
+        self.native
+            .get_or_init(|| crate::ws::native::encode_event(&self.event, &self.data))
+            .clone()
+    }
+}
+
+/// Why the hub asks a connection to close.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CloseRequest {
+    SlowConsumer,
+}
+
+/// The hub's side of one connection.
+pub struct ConnectionControl {
+    close: Notify,
+    reason: OnceLock<CloseRequest>,
+}
+
+impl ConnectionControl {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self {
+            close: Notify::new(),
+            reason: OnceLock::new(),
+        })
+    }
+
+    pub fn request_close(&self, reason: CloseRequest) {
+        if self.reason.set(reason).is_ok() {
+            // `notify_one` stores a permit, so a close asked before the wait is not lost.
+            self.close.notify_one();
+        }
+    }
+
+    pub async fn closed(&self) -> CloseRequest {
+        self.close.notified().await;
+        self.reason.get().copied().unwrap_or(CloseRequest::SlowConsumer)
+    }
+}
+
+#[derive(Clone)]
+pub struct ConnectionHandle {
+    pub id: Uuid,
+    pub queue: mpsc::Sender<Arc<EncodedEvent>>,
+    pub control: Arc<ConnectionControl>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum SubscriptionState {
+    Pending,
+    Ready,
+    Failed(String),
+}
+
+struct UserEntry {
+    connections: Mutex<Vec<ConnectionHandle>>,
+    state: watch::Sender<SubscriptionState>,
+    forwarder: Mutex<Option<tokio::task::AbortHandle>>,
+}
+
+pub struct Hub {
+    users: Mutex<HashMap<Uuid, Arc<UserEntry>>>,
+    nats: async_nats::Client,
+    subjects: Subjects,
+    metrics: Arc<GatewayMetrics>,
+}
+
+/// How long registering may wait for the user's subscription to be in place.
+const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl Hub {
+    pub fn new(nats: async_nats::Client, subjects: Subjects, metrics: Arc<GatewayMetrics>) -> Self {
+        Self {
+            users: Mutex::new(HashMap::new()),
+            nats,
+            subjects,
+            metrics,
+        }
+    }
+
+    /// Adds a connection; returns once the user's deliveries flow to this replica.
+    pub async fn register(&self, user: Uuid, conn: ConnectionHandle) -> Result<(), String> {
+        let (entry, first) = {
+            let mut users = self.users.lock().expect("hub lock");
+            match users.get(&user) {
+                Some(entry) => {
+                    entry.connections.lock().expect("user lock").push(conn.clone());
+                    (entry.clone(), false)
+                }
+                None => {
+                    let (state, _) = watch::channel(SubscriptionState::Pending);
+                    let entry = Arc::new(UserEntry {
+                        connections: Mutex::new(vec![conn.clone()]),
+                        state,
+                        forwarder: Mutex::new(None),
+                    });
+                    users.insert(user, entry.clone());
+                    self.metrics.users.inc();
+                    (entry, true)
+                }
+            }
+        };
+        if first {
+            let outcome = self.subscribe(user, &entry).await;
+            let state = match &outcome {
+                Ok(()) => SubscriptionState::Ready,
+                Err(e) => SubscriptionState::Failed(e.clone()),
+            };
+            entry.state.send_replace(state);
+            if let Err(e) = outcome {
+                self.unregister(user, conn.id);
+                return Err(e);
+            }
+            return Ok(());
+        }
+        let mut state = entry.state.subscribe();
+        let waited = tokio::time::timeout(
+            SUBSCRIBE_TIMEOUT,
+            state.wait_for(|s| *s != SubscriptionState::Pending),
+        )
+        .await;
+        let outcome = match waited {
+            Ok(Ok(s)) => match &*s {
+                SubscriptionState::Ready => Ok(()),
+                SubscriptionState::Failed(e) => Err(e.clone()),
+                SubscriptionState::Pending => Err("subscription pending".into()),
+            },
+            _ => Err("timed out waiting for the delivery subscription".into()),
+        };
+        if outcome.is_err() {
+            self.unregister(user, conn.id);
+        }
+        outcome
+    }
+
+    async fn subscribe(&self, user: Uuid, entry: &Arc<UserEntry>) -> Result<(), String> {
+        let subject = self.subjects.user_delivery(user);
+        let subscribed = tokio::time::timeout(SUBSCRIBE_TIMEOUT, async {
+            let sub = self.nats.subscribe(subject).await.map_err(|e| e.to_string())?;
+            // The flush makes the server acknowledge the SUB, so nothing published after
+            // this point is missed.
+            self.nats.flush().await.map_err(|e| e.to_string())?;
+            Ok::<_, String>(sub)
+        })
+        .await;
+        let subscriber = match subscribed {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                self.metrics.nats_errors.inc();
+                return Err(format!("cannot subscribe to deliveries: {e}"));
+            }
+            Err(_) => {
+                self.metrics.nats_errors.inc();
+                return Err("timed out subscribing to deliveries".into());
+            }
+        };
+        let task = tokio::spawn(forward(
+            subscriber,
+            Arc::downgrade(entry),
+            self.metrics.clone(),
+        ));
+        let users = self.users.lock().expect("hub lock");
+        // The user may have left while we subscribed; then the subscription goes too.
+        match users.get(&user) {
+            Some(current) if Arc::ptr_eq(current, entry) => {
+                *entry.forwarder.lock().expect("user lock") = Some(task.abort_handle());
+            }
+            _ => task.abort(),
+        }
+        Ok(())
+    }
+
+    /// Removes a connection; the last one of a user drops the user's subscription.
+    pub fn unregister(&self, user: Uuid, connection: Uuid) {
+        let mut users = self.users.lock().expect("hub lock");
+        let Some(entry) = users.get(&user).cloned() else {
+            return;
+        };
+        let empty = {
+            let mut conns = entry.connections.lock().expect("user lock");
+            conns.retain(|c| c.id != connection);
+            conns.is_empty()
+        };
+        if empty {
+            users.remove(&user);
+            self.metrics.users.dec();
+            if let Some(task) = entry.forwarder.lock().expect("user lock").take() {
+                task.abort();
+            }
+        }
+    }
+
+    /// Connections on this replica.
+    pub fn connection_count(&self) -> usize {
+        let users = self.users.lock().expect("hub lock");
+        users
+            .values()
+            .map(|e| e.connections.lock().expect("user lock").len())
+            .sum()
+    }
+}
+
+/// Forwards one user's deliveries to their connections on this replica.
+async fn forward(
+    mut subscriber: async_nats::Subscriber,
+    entry: std::sync::Weak<UserEntry>,
+    metrics: Arc<GatewayMetrics>,
+) {
+    while let Some(msg) = subscriber.next().await {
+        let Some(entry) = entry.upgrade() else {
+            break;
+        };
+        let Some(hdrs) = msg.headers.as_ref() else {
+            continue;
+        };
+        let Some(event) = hdrs.get(headers::EVENT).map(|v| v.as_str().to_owned()) else {
+            continue;
+        };
+        let skip = hdrs
+            .get(headers::SKIP_CONNECTION)
+            .and_then(|v| Uuid::parse_str(v.as_str()).ok());
+        let encoded = Arc::new(EncodedEvent::new(event, msg.payload));
+        let conns = entry.connections.lock().expect("user lock");
+        for conn in conns.iter() {
+            if Some(conn.id) == skip {
+                continue;
+            }
+            match conn.queue.try_send(encoded.clone()) {
+                Ok(()) => metrics
+                    .events_out
+                    .with_label_values(&[encoded.event.as_str()])
+                    .inc(),
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    conn.control.request_close(CloseRequest::SlowConsumer);
+                }
+                // The connection is closing; it unregisters itself.
+                Err(mpsc::error::TrySendError::Closed(_)) => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! `switchboard-gateway`: wires settings, telemetry and the application, then runs until a
+//! signal.
+
+use std::process::ExitCode;
+
+use switchboard_gateway::{Application, Settings};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    // Config: bad settings exit with one line.
+    let settings = match Settings::from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("switchboard-gateway: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    // Telemetry.
+    switchboard_common::telemetry::init("gateway");
+    // Build: bind, load keys, connect to NATS.
+    let app = match Application::build(settings).await {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("switchboard-gateway: cannot start: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(http = %app.addr(), gateway_id = app.gateway_id(), "gateway listening");
+    switchboard_common::announce_ready("gateway", &[("http", app.addr())]);
+    // Run until SIGINT/SIGTERM, then drain.
+    let shutdown = switchboard_common::shutdown::on_signal();
+    match app.run_until_stopped(shutdown).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "gateway failed");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! The REST fallback for clients without WebSocket (SPEC §3): the same commands, rules
+//! and error codes as the socket, over plain HTTP with a Bearer token.
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use switchboard_common::auth::VerifiedToken;
+use switchboard_common::wire::{ErrorCode, WireError};
+use switchboard_proto::chat::v1::{self as pb, command::Command as Cmd};
+
+use crate::state::GatewayState;
+use crate::ws::bearer;
+use crate::ws::session::{SendMessageData, send_command};
+
+/// `{"error":{"code","message"}}` with the status that fits the code.
+pub fn error_response(e: &WireError) -> Response {
+    let status = StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = serde_json::to_vec(&serde_json::json!({ "error": e })).expect("serialises");
+    let mut r = (status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
+    if e.code == ErrorCode::RateLimited {
+        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    r
+}
+
+fn json_response(status: StatusCode, body: Bytes) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+async fn authenticate(state: &GatewayState, req_headers: &axum::http::HeaderMap) -> Result<VerifiedToken, WireError> {
+    state.check_origin(req_headers)?;
+    let raw = bearer(req_headers)?
+        .ok_or_else(|| WireError::new(ErrorCode::Unauthorized, "missing Authorization: Bearer token"))?;
+    let token = state
+        .verifier
+        .verify(&raw)
+        .map_err(|e| WireError::new(ErrorCode::Unauthorized, e.to_string()))?;
+    state.ensure_user_recorded(&token).await?;
+    Ok(token)
+}
+
+/// `POST /v1/messages` `{recipientId, content, clientMsgId?}` → 201 `{"message": …}`.
+pub async fn send_message(State(state): State<Arc<GatewayState>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let result = async {
+        let token = authenticate(&state, &parts.headers).await?;
+        let body = read_body(body, state.settings.max_frame_bytes).await?;
+        let data: SendMessageData = serde_json::from_slice(&body)
+            .map_err(|e| WireError::new(ErrorCode::InvalidRequest, format!("invalid body: {e}")))?;
+        state.check_send_rate(token.user_id)?;
+        state.chat.call(None, send_command(token.user_id, data)).await
+    }
+    .await;
+    match result {
+        Ok(json) => json_response(StatusCode::CREATED, json),
+        Err(e) => error_response(&e),
+    }
+}
+
+/// `GET /v1/conversations/{peerId}/messages?before=&limit=` → 200 `{"messages","hasMore"}`.
+pub async fn history(
+    State(state): State<Arc<GatewayState>>,
+    Path(peer_id): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let result = async {
+        let token = authenticate(&state, &headers).await?;
+        let mut before = None;
+        let mut limit = None;
+        for (k, v) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+            match &*k {
+                "before" if !v.is_empty() => before = Some(v.into_owned()),
+                "limit" if !v.is_empty() => {
+                    limit = Some(v.parse::<u32>().map_err(|_| {
+                        WireError::new(ErrorCode::InvalidRequest, "limit must be a positive integer")
+                    })?)
+                }
+                _ => {}
+            }
+        }
+        state
+            .chat
+            .call(
+                None,
+                Cmd::History(pb::GetHistoryRequest {
+                    user_id: token.user_id.to_string(),
+                    peer_id,
+                    before,
+                    limit,
+                }),
+            )
+            .await
+    }
+    .await;
+    match result {
+        Ok(json) => json_response(StatusCode::OK, json),
+        Err(e) => error_response(&e),
+    }
+}
+
+/// `POST /v1/messages/{id}/read` → 200 `{messageId, readAt}`.
+pub async fn mark_read(
+    State(state): State<Arc<GatewayState>>,
+    Path(message_id): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let result = async {
+        let token = authenticate(&state, &headers).await?;
+        state
+            .chat
+            .call(
+                None,
+                Cmd::MarkMessageRead(pb::MarkMessageReadRequest {
+                    reader_id: token.user_id.to_string(),
+                    message_id,
+                }),
+            )
+            .await
+    }
+    .await;
+    match result {
+        Ok(json) => json_response(StatusCode::OK, json),
+        Err(e) => error_response(&e),
+    }
+}
+
+/// Any other path.
+pub async fn not_found() -> Response {
+    error_response(&WireError::new(ErrorCode::NotFound, "no such endpoint"))
+}
+
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, WireError> {
+    axum::body::to_bytes(body, limit).await.map_err(|_| {
+        WireError::new(
+            ErrorCode::TooLarge,
+            format!("request body is larger than {limit} bytes"),
+        )
+    })
+}

@@ -1,0 +1,334 @@
+//! One WebSocket connection, from authentication to close.
+//!
+//! A single task owns the socket: it reads client frames, writes acks and queued events,
+//! pings, and watches the token's expiry, the hub's close requests and shutdown. Commands
+//! run concurrently inside the task (up to `max_in_flight`; beyond that reading pauses),
+//! so a client can pipeline sends without a task per request. The logic is generic over
+//! `Sink`/`Stream` so it does not care where the socket came from.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use futures_util::stream::FuturesUnordered;
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use switchboard_common::auth::VerifiedToken;
+use switchboard_common::wire::{ErrorCode, WireError};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use uuid::Uuid;
+
+use crate::hub::{CloseRequest, ConnectionControl, ConnectionHandle, EncodedEvent};
+use crate::state::GatewayState;
+use crate::ws::native::{self, Inbound};
+use crate::ws::session::{Action, CLIENT_EVENTS, Session};
+
+/// Close codes beyond the standard ones.
+pub mod close_code {
+    /// Authentication failed, timed out, or the token expired (SPEC §2.1).
+    pub const UNAUTHORIZED: u16 = 4001;
+    /// The outbound queue stayed full.
+    pub const SLOW_CONSUMER: u16 = 4008;
+    pub const GOING_AWAY: u16 = 1001;
+    pub const POLICY: u16 = 1008;
+    pub const TOO_LARGE: u16 = 1009;
+    pub const TRY_AGAIN_LATER: u16 = 1013;
+}
+
+/// Events written per flush when many are queued.
+const WRITE_BATCH: usize = 64;
+
+type Reply = (Option<u64>, Result<Bytes, WireError>);
+
+pub async fn serve<S>(mut ws: S, state: Arc<GatewayState>, token: Option<VerifiedToken>)
+where
+    S: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin + Send,
+{
+    let write_timeout = state.settings.write_timeout;
+    // Authenticate: a token from the upgrade request, or the first frame.
+    let (token, auth_ack) = match token {
+        Some(t) => (t, None),
+        None => match await_auth_frame(&mut ws, &state).await {
+            Ok(found) => found,
+            Err(reason) => {
+                close(&mut ws, close_code::UNAUTHORIZED, &reason, write_timeout).await;
+                return;
+            }
+        },
+    };
+    if let Err(e) = state.chat.upsert_user(&token).await {
+        tracing::warn!(error = %e, "cannot record the user; refusing the connection");
+        close(&mut ws, close_code::TRY_AGAIN_LATER, "service unavailable; retry", write_timeout).await;
+        return;
+    }
+
+    let connection_id = Uuid::new_v4();
+    let user_id = token.user_id;
+    let (queue, mut outbound) = mpsc::channel::<Arc<EncodedEvent>>(state.settings.outbound_queue);
+    let control = ConnectionControl::new();
+    let handle = ConnectionHandle {
+        id: connection_id,
+        queue,
+        control: control.clone(),
+    };
+    if let Err(e) = state.hub.register(user_id, handle).await {
+        tracing::warn!(error = %e, "cannot subscribe to the user's deliveries");
+        close(&mut ws, close_code::TRY_AGAIN_LATER, "service unavailable; retry", write_timeout).await;
+        return;
+    }
+    state.metrics.connections.inc();
+    tracing::debug!(%user_id, %connection_id, "connected");
+
+    let mut session = Session::new(state.clone(), user_id, connection_id, token.expires_at);
+    let connected = serde_json::to_vec(&serde_json::json!({
+        "userId": user_id.to_string(),
+        "connectionId": connection_id.to_string(),
+    }))
+    .expect("serialises");
+    let mut ok = write(&mut ws, Message::Text(native::encode_event("connected", &connected)), write_timeout).await;
+    if ok {
+        if let Some(ack) = auth_ack {
+            ok = write(&mut ws, Message::Text(native::encode_ack(ack, &Ok(connected.into()))), write_timeout).await;
+        }
+    }
+    if ok {
+        run(&mut ws, &state, &mut session, &control, &mut outbound).await;
+    }
+
+    state.hub.unregister(user_id, connection_id);
+    state.metrics.connections.dec();
+    tracing::debug!(%user_id, %connection_id, "disconnected");
+}
+
+async fn run<S>(
+    ws: &mut S,
+    state: &Arc<GatewayState>,
+    session: &mut Session,
+    control: &ConnectionControl,
+    outbound: &mut mpsc::Receiver<Arc<EncodedEvent>>,
+) where
+    S: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin + Send,
+{
+    let settings = &state.settings;
+    let write_timeout = settings.write_timeout;
+    let mut in_flight: FuturesUnordered<BoxFuture<'static, Reply>> = FuturesUnordered::new();
+    let mut ping = tokio::time::interval_at(Instant::now() + settings.ping_interval, settings.ping_interval);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_heard = Instant::now();
+    let mut expiry: Pin<Box<tokio::time::Sleep>> = Box::pin(tokio::time::sleep_until(deadline(session.expires_at)));
+
+    loop {
+        tokio::select! {
+            biased;
+            _ = state.shutdown.cancelled() => {
+                close(ws, close_code::GOING_AWAY, "server shutting down; reconnect", write_timeout).await;
+                return;
+            }
+            reason = control.closed() => {
+                match reason {
+                    CloseRequest::SlowConsumer => {
+                        state.metrics.slow_consumer_closes.inc();
+                        close(ws, close_code::SLOW_CONSUMER, "slow consumer: outbound queue full", write_timeout).await;
+                    }
+                }
+                return;
+            }
+            _ = &mut expiry => {
+                close(ws, close_code::UNAUTHORIZED, "token expired", write_timeout).await;
+                return;
+            }
+            Some(first) = outbound.recv() => {
+                // Write what is queued in one go, then flush once.
+                let mut pending = vec![first];
+                while pending.len() < WRITE_BATCH {
+                    match outbound.try_recv() {
+                        Ok(e) => pending.push(e),
+                        Err(_) => break,
+                    }
+                }
+                if !write_all(ws, pending.iter().map(|e| Message::Text(e.native())), write_timeout).await {
+                    return;
+                }
+            }
+            Some((ack, result)) = in_flight.next(), if !in_flight.is_empty() => {
+                if !write_reply(ws, ack, result, write_timeout).await {
+                    return;
+                }
+            }
+            _ = ping.tick() => {
+                if last_heard.elapsed() > settings.ping_interval + settings.pong_timeout {
+                    close(ws, close_code::POLICY, "ping timeout", write_timeout).await;
+                    return;
+                }
+                if !write(ws, Message::Ping(Bytes::new()), write_timeout).await {
+                    return;
+                }
+            }
+            frame = ws.next(), if in_flight.len() < settings.max_in_flight => {
+                last_heard = Instant::now();
+                let message = match frame {
+                    None => return,
+                    Some(Ok(m)) => m,
+                    Some(Err(WsError::Capacity(_))) => {
+                        let reason = format!("message too large (limit {} bytes)", settings.max_frame_bytes);
+                        close(ws, close_code::TOO_LARGE, &reason, write_timeout).await;
+                        return;
+                    }
+                    Some(Err(_)) => return,
+                };
+                match message {
+                    Message::Text(text) => {
+                        let expires_before = session.expires_at;
+                        match native::decode(text.as_str()) {
+                            Inbound::Malformed { ack, message } => {
+                                if !write_reply(ws, ack, Err(native::invalid(message)), write_timeout).await {
+                                    return;
+                                }
+                            }
+                            Inbound::Event { name, data, ack } => {
+                                let label = if CLIENT_EVENTS.contains(&name.as_str()) { name.as_str() } else { "unknown" };
+                                state.metrics.events_in.with_label_values(&[label]).inc();
+                                match session.dispatch(&name, data.as_deref()) {
+                                    Action::Reply(result) => {
+                                        if !write_reply(ws, ack, result, write_timeout).await {
+                                            return;
+                                        }
+                                    }
+                                    Action::Pending(fut) => {
+                                        in_flight.push(Box::pin(async move { (ack, fut.await) }));
+                                    }
+                                }
+                            }
+                        }
+                        if session.expires_at != expires_before {
+                            expiry.as_mut().reset(deadline(session.expires_at));
+                        }
+                    }
+                    Message::Binary(_) => {
+                        let e = native::invalid("binary frames are not supported; send JSON text frames");
+                        if !write_reply(ws, None, Err(e), write_timeout).await {
+                            return;
+                        }
+                    }
+                    // tungstenite queues the pong (or the close reply); flushing sends it.
+                    Message::Ping(_) | Message::Close(_) => {
+                        let closing = matches!(message, Message::Close(_));
+                        let _ = tokio::time::timeout(write_timeout, ws.flush()).await;
+                        if closing {
+                            return;
+                        }
+                    }
+                    Message::Pong(_) | Message::Frame(_) => {}
+                }
+            }
+        }
+    }
+}
+
+/// Waits for `{"event":"auth","data":{"token":…}}`; the error is the close reason.
+async fn await_auth_frame<S>(ws: &mut S, state: &GatewayState) -> Result<(VerifiedToken, Option<u64>), String>
+where
+    S: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin + Send,
+{
+    let deadline = Instant::now() + state.settings.auth_timeout;
+    loop {
+        let frame = match tokio::time::timeout_at(deadline, ws.next()).await {
+            Err(_) => return Err("authentication timeout".into()),
+            Ok(None) | Ok(Some(Err(_))) => return Err("connection lost before authentication".into()),
+            Ok(Some(Ok(frame))) => frame,
+        };
+        let text = match frame {
+            Message::Text(t) => t,
+            Message::Ping(_) | Message::Pong(_) => continue,
+            _ => return Err("expected an auth frame".into()),
+        };
+        return match native::decode(text.as_str()) {
+            Inbound::Event { name, data, ack } if name == "auth" => {
+                #[derive(serde::Deserialize)]
+                struct AuthData {
+                    token: String,
+                }
+                let data: AuthData = crate::ws::session::parse("auth", data.as_deref())
+                    .map_err(|e| e.message)?;
+                let token = state.verifier.verify(&data.token).map_err(|e| e.to_string())?;
+                Ok((token, ack))
+            }
+            _ => Err("the first frame must be {\"event\":\"auth\",\"data\":{\"token\":…}}".into()),
+        };
+    }
+}
+
+/// Writes an ack, or an `error` event when the frame had no ack and failed.
+async fn write_reply<S>(ws: &mut S, ack: Option<u64>, result: Result<Bytes, WireError>, timeout: Duration) -> bool
+where
+    S: Sink<Message, Error = WsError> + Unpin,
+{
+    match (ack, &result) {
+        (Some(ack), _) => write(ws, Message::Text(native::encode_ack(ack, &result)), timeout).await,
+        (None, Err(e)) => write(ws, Message::Text(native::encode_error(e)), timeout).await,
+        (None, Ok(_)) => true,
+    }
+}
+
+async fn write<S>(ws: &mut S, message: Message, timeout: Duration) -> bool
+where
+    S: Sink<Message, Error = WsError> + Unpin,
+{
+    matches!(tokio::time::timeout(timeout, ws.send(message)).await, Ok(Ok(())))
+}
+
+async fn write_all<S, I>(ws: &mut S, messages: I, timeout: Duration) -> bool
+where
+    S: Sink<Message, Error = WsError> + Unpin,
+    I: Iterator<Item = Message>,
+{
+    let result = tokio::time::timeout(timeout, async {
+        for m in messages {
+            ws.feed(m).await?;
+        }
+        ws.flush().await
+    })
+    .await;
+    matches!(result, Ok(Ok(())))
+}
+
+/// Sends a close frame, then gives the peer a moment to answer so it sees a clean close.
+pub async fn close<S>(ws: &mut S, code: u16, reason: &str, timeout: Duration)
+where
+    S: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin,
+{
+    let frame = CloseFrame {
+        code: CloseCode::from(code),
+        reason: reason.to_owned().into(),
+    };
+    if !write(ws, Message::Close(Some(frame)), timeout).await {
+        return;
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        while let Some(Ok(m)) = ws.next().await {
+            if m.is_close() {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+/// The instant a token that expires at `exp` (Unix seconds) runs out.
+fn deadline(exp: u64) -> Instant {
+    let now_unix = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    Instant::now() + Duration::from_secs(exp.saturating_sub(now_unix))
+}
+
+/// An error that a rejected upgrade reports before any socket exists.
+pub fn unauthorized(message: impl Into<String>) -> WireError {
+    WireError::new(ErrorCode::Unauthorized, message)
+}

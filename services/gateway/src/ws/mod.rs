@@ -1,0 +1,146 @@
+//! WebSocket endpoints: the HTTP upgrade, the connection loop, the framing.
+//!
+//! - [`native`]: the native JSON framing.
+//! - [`session`]: what each client event does, framing aside.
+//! - [`connection`]: the per-connection task.
+
+pub mod connection;
+pub mod native;
+pub mod session;
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use hyper_util::rt::TokioIo;
+use switchboard_common::auth::VerifiedToken;
+use switchboard_common::wire::{ErrorCode, WireError};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+
+use crate::rest::error_response;
+use crate::state::GatewayState;
+
+/// `GET /ws`: checks the origin, the token (header or query) and the upgrade headers
+/// before switching protocols, so a bad token gets HTTP 401.
+pub async fn upgrade(State(state): State<Arc<GatewayState>>, mut req: Request) -> Response {
+    if let Err(e) = state.check_origin(req.headers()) {
+        return error_response(&e);
+    }
+    let key = match websocket_key(req.headers()) {
+        Ok(k) => k,
+        Err(e) => return e,
+    };
+    let token = match token_from_request(&state, &req) {
+        Ok(t) => t,
+        Err(e) => return error_response(&e),
+    };
+    if state.draining() {
+        return error_response(&WireError::new(ErrorCode::Unavailable, "gateway is shutting down"));
+    }
+    let Some(permit) = state.try_reserve_connection() else {
+        return error_response(&WireError::new(
+            ErrorCode::Unavailable,
+            "this gateway is at its connection limit; retry",
+        ));
+    };
+    let Some(on_upgrade) = req.extensions_mut().remove::<hyper::upgrade::OnUpgrade>() else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "connection cannot be upgraded").into_response();
+    };
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(state.settings.max_frame_bytes))
+        .max_frame_size(Some(state.settings.max_frame_bytes))
+        // Small buffers: most connections are idle most of the time.
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_write_buffer_size(state.settings.max_frame_bytes * 4);
+    let task_state = state.clone();
+    state.tracker.spawn(async move {
+        let _permit = permit;
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
+                connection::serve(ws, task_state, token).await;
+            }
+            Err(e) => tracing::debug!(error = %e, "upgrade failed"),
+        }
+    });
+    let mut response = Response::new(axum::body::Body::empty());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = response.headers_mut();
+    h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    h.insert(
+        header::SEC_WEBSOCKET_ACCEPT,
+        HeaderValue::from_str(&derive_accept_key(key.as_bytes())).expect("base64 is a valid header"),
+    );
+    response
+}
+
+/// The `Sec-WebSocket-Key` of a valid upgrade request.
+fn websocket_key(headers: &HeaderMap) -> Result<String, Response> {
+    let has_token = |name: header::HeaderName, token: &str| {
+        headers.get_all(name).iter().any(|v| {
+            v.to_str()
+                .map(|s| s.split(',').any(|p| p.trim().eq_ignore_ascii_case(token)))
+                .unwrap_or(false)
+        })
+    };
+    let bad = |m: &str| error_response(&WireError::new(ErrorCode::InvalidRequest, m));
+    if !has_token(header::UPGRADE, "websocket") || !has_token(header::CONNECTION, "upgrade") {
+        let mut r = bad("this endpoint speaks WebSocket only (Upgrade: websocket)");
+        *r.status_mut() = StatusCode::UPGRADE_REQUIRED;
+        r.headers_mut().insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        return Err(r);
+    }
+    if headers.get(header::SEC_WEBSOCKET_VERSION).and_then(|v| v.to_str().ok()) != Some("13") {
+        return Err(bad("Sec-WebSocket-Version must be 13"));
+    }
+    headers
+        .get(header::SEC_WEBSOCKET_KEY)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .ok_or_else(|| bad("Sec-WebSocket-Key is missing"))
+}
+
+/// The token of an upgrade request: `Authorization: Bearer` first, then `?token=`. `None`
+/// means the client will authenticate with its first frame.
+fn token_from_request(state: &GatewayState, req: &Request) -> Result<Option<VerifiedToken>, WireError> {
+    let raw = match bearer(req.headers())? {
+        Some(t) => Some(t),
+        None => req.uri().query().and_then(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "token")
+                .map(|(_, v)| v.into_owned())
+        }),
+    };
+    match raw {
+        None => Ok(None),
+        Some(t) => state
+            .verifier
+            .verify(&t)
+            .map(Some)
+            .map_err(|e| WireError::new(ErrorCode::Unauthorized, e.to_string())),
+    }
+}
+
+/// The token of an `Authorization: Bearer …` header, if there is one.
+pub fn bearer(headers: &HeaderMap) -> Result<Option<String>, WireError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| WireError::new(ErrorCode::Unauthorized, "Authorization header is not text"))?;
+    match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+            Ok(Some(token.trim().to_owned()))
+        }
+        _ => Err(WireError::new(
+            ErrorCode::Unauthorized,
+            "Authorization must be \"Bearer <token>\"",
+        )),
+    }
+}
