@@ -12,7 +12,8 @@ pub fn init(service: &str) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_target(false);
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     // A second init (tests that build several applications in one process) is harmless.
     let _ = if json {
         builder.json().flatten_event(true).try_init()

@@ -99,8 +99,8 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         // A new statement, so a new snapshot: it sees every batch committed before ours.
-        let floor: Option<Uuid> = sqlx::query_scalar("SELECT max(id) FROM messages")
-            .fetch_one(&mut *tx)
+        let floor: Option<Uuid> = sqlx::query_scalar("SELECT id FROM messages ORDER BY id DESC LIMIT 1")
+            .fetch_optional(&mut *tx)
             .await?;
 
         // Retries inside one batch share the first one's row.
