@@ -61,8 +61,11 @@ impl JwtSettings {
 /// The claims Switchboard reads from a token.
 #[derive(Clone, Debug, Deserialize)]
 pub struct Claims {
-    pub sub: String,
-    pub exp: u64,
+    // Optional here so that a missing one is reported as missing, not as malformed.
+    #[serde(default)]
+    pub sub: Option<String>,
+    #[serde(default)]
+    pub exp: Option<u64>,
     #[serde(default)]
     pub email: Option<String>,
     #[serde(default)]
@@ -309,7 +312,9 @@ impl JwtVerifier {
             },
         )?;
         let claims = data.claims;
-        let user_id = Uuid::parse_str(&claims.sub).map_err(|_| AuthError::BadSubject)?;
+        let sub = claims.sub.ok_or(AuthError::MissingClaim("sub"))?;
+        let expires_at = claims.exp.ok_or(AuthError::MissingClaim("exp"))?;
+        let user_id = Uuid::parse_str(&sub).map_err(|_| AuthError::BadSubject)?;
         if user_id.is_nil() {
             return Err(AuthError::BadSubject);
         }
@@ -320,7 +325,7 @@ impl JwtVerifier {
         }
         Ok(VerifiedToken {
             user_id,
-            expires_at: claims.exp,
+            expires_at,
             email: claims.email,
             name: claims.name,
             role: claims.role,
