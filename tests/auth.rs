@@ -16,13 +16,19 @@ fn one_gateway(env: Vec<(&str, &str)>) -> StackOptions {
     StackOptions {
         chat_replicas: 1,
         gateway_replicas: 1,
-        gateway_env: env.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
+        gateway_env: env
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
         ..StackOptions::default()
     }
 }
 
 fn testdata(name: &str) -> String {
-    format!("{}/../crates/common/testdata/{name}", env!("CARGO_MANIFEST_DIR"))
+    format!(
+        "{}/../crates/common/testdata/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
 }
 
 /// The HTTP status of a refused upgrade.
@@ -40,21 +46,28 @@ async fn a_token_may_come_in_the_header_the_query_or_the_first_frame() {
     let user = Uuid::now_v7();
 
     let mut header = stack.ws_url(0).into_client_request().unwrap();
-    header
-        .headers_mut()
-        .insert("authorization", format!("Bearer {}", token(user)).parse().unwrap());
+    header.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", token(user)).parse().unwrap(),
+    );
     let mut c = WsClient::open_request(header).await.unwrap();
     let connected = c.expect_event("connected").await;
     assert_eq!(connected["userId"], user.to_string());
     assert!(Uuid::parse_str(connected["connectionId"].as_str().unwrap()).is_ok());
 
     let q = WsClient::connect(&stack.ws_url(0), &token(user)).await;
-    assert_ne!(q.connection_id(), connected["connectionId"].as_str().unwrap());
+    assert_ne!(
+        q.connection_id(),
+        connected["connectionId"].as_str().unwrap()
+    );
 
     let mut f = WsClient::open(&stack.ws_url(0)).await.unwrap();
     f.send_text(json!({"event": "auth", "data": {"token": token(user)}, "ack": 1}).to_string())
         .await;
-    assert_eq!(f.expect_event("connected").await["userId"], user.to_string());
+    assert_eq!(
+        f.expect_event("connected").await["userId"],
+        user.to_string()
+    );
     assert_eq!(f.expect_ack(1).await["data"]["userId"], user.to_string());
     // Each works for real traffic.
     assert_eq!(f.ok("sync", json!({})).await["messages"], json!([]));
@@ -64,25 +77,32 @@ async fn a_token_may_come_in_the_header_the_query_or_the_first_frame() {
 async fn bad_tokens_get_401_before_the_upgrade_and_4001_after() {
     let stack = Stack::start_with(one_gateway(vec![])).await;
     let user = Uuid::now_v7();
-    let forged = switchboard_common::auth::mint_hs256("not-the-real-secret-at-all", user, 60, json!({})).unwrap();
+    let forged =
+        switchboard_common::auth::mint_hs256("not-the-real-secret-at-all", user, 60, json!({}))
+            .unwrap();
     let expired = token_with(user, 0, json!({"exp": 1_000_000}));
 
     for bad in [forged.as_str(), expired.as_str(), "not.a.jwt"] {
         let url = format!("{}?token={bad}", stack.ws_url(0));
-        assert_eq!(upgrade_status(url.into_client_request().unwrap()).await, 401);
+        assert_eq!(
+            upgrade_status(url.into_client_request().unwrap()).await,
+            401
+        );
         let mut req = stack.ws_url(0).into_client_request().unwrap();
         req.headers_mut()
             .insert("authorization", format!("Bearer {bad}").parse().unwrap());
         assert_eq!(upgrade_status(req).await, 401);
 
         let mut c = WsClient::open(&stack.ws_url(0)).await.unwrap();
-        c.send_text(json!({"event": "auth", "data": {"token": bad}}).to_string()).await;
+        c.send_text(json!({"event": "auth", "data": {"token": bad}}).to_string())
+            .await;
         let (code, reason) = c.expect_close().await;
         assert_eq!(code, 4001, "{reason}");
     }
     // A first frame that is not auth.
     let mut c = WsClient::open(&stack.ws_url(0)).await.unwrap();
-    c.send_text(json!({"event": "sync", "data": {}}).to_string()).await;
+    c.send_text(json!({"event": "sync", "data": {}}).to_string())
+        .await;
     assert_eq!(c.expect_close().await.0, 4001);
     // A non-UUID subject.
     let mut claims_token = WsClient::open(&stack.ws_url(0)).await.unwrap();
@@ -137,16 +157,23 @@ async fn an_expiring_token_closes_the_connection_unless_refreshed() {
     let mut short = WsClient::connect(&stack.ws_url(0), &token_with(user, 2, json!({}))).await;
     let mut refreshed = WsClient::connect(&stack.ws_url(0), &token_with(user, 2, json!({}))).await;
     let reply = refreshed
-        .ok("refresh_token", json!({"token": token_with(user, 3600, json!({}))}))
+        .ok(
+            "refresh_token",
+            json!({"token": token_with(user, 3600, json!({}))}),
+        )
         .await;
     assert!(reply["expiresAt"].as_str().unwrap().ends_with('Z'));
     // Someone else's token cannot be swapped in.
     assert_eq!(
-        refreshed.error_code("refresh_token", json!({"token": token(Uuid::now_v7())})).await,
+        refreshed
+            .error_code("refresh_token", json!({"token": token(Uuid::now_v7())}))
+            .await,
         "forbidden"
     );
     assert_eq!(
-        refreshed.error_code("refresh_token", json!({"token": "junk"})).await,
+        refreshed
+            .error_code("refresh_token", json!({"token": "junk"}))
+            .await,
         "unauthorized"
     );
     let (code, reason) = short.expect_close().await;
@@ -158,14 +185,20 @@ async fn an_expiring_token_closes_the_connection_unless_refreshed() {
 
 #[tokio::test]
 async fn browser_origins_are_checked_against_the_allow_list() {
-    let stack = Stack::start_with(one_gateway(vec![("ALLOWED_ORIGINS", "https://app.example")])).await;
+    let stack = Stack::start_with(one_gateway(vec![(
+        "ALLOWED_ORIGINS",
+        "https://app.example",
+    )]))
+    .await;
     let user = Uuid::now_v7();
     let url = format!("{}?token={}", stack.ws_url(0), token(user));
     let mut evil = url.as_str().into_client_request().unwrap();
-    evil.headers_mut().insert("origin", "https://evil.example".parse().unwrap());
+    evil.headers_mut()
+        .insert("origin", "https://evil.example".parse().unwrap());
     assert_eq!(upgrade_status(evil).await, 403);
     let mut good = url.as_str().into_client_request().unwrap();
-    good.headers_mut().insert("origin", "https://app.example".parse().unwrap());
+    good.headers_mut()
+        .insert("origin", "https://app.example".parse().unwrap());
     let mut c = WsClient::open_request(good).await.unwrap();
     c.expect_event("connected").await;
 }
@@ -174,10 +207,15 @@ async fn browser_origins_are_checked_against_the_allow_list() {
 async fn public_key_tokens_from_a_jwks_file() {
     let jwks = testdata("jwks.json");
     // Only the JWKS: the dev secret is switched off.
-    let stack = Stack::start_with(one_gateway(vec![("JWT_JWKS_FILE", jwks.as_str()), ("JWT_SECRET", "")])).await;
+    let stack = Stack::start_with(one_gateway(vec![
+        ("JWT_JWKS_FILE", jwks.as_str()),
+        ("JWT_SECRET", ""),
+    ]))
+    .await;
     let user = Uuid::now_v7();
     let claims = json!({"sub": user.to_string(), "exp": chrono_now() + 600, "role": "lawyer"});
-    let rsa = EncodingKey::from_rsa_pem(&std::fs::read(testdata("rsa2_private.pem")).unwrap()).unwrap();
+    let rsa =
+        EncodingKey::from_rsa_pem(&std::fs::read(testdata("rsa2_private.pem")).unwrap()).unwrap();
     let mut header = Header::new(Algorithm::RS256);
     header.kid = Some("rsa-2026-12".into());
     let good = jsonwebtoken::encode(&header, &claims, &rsa).unwrap();
@@ -186,13 +224,25 @@ async fn public_key_tokens_from_a_jwks_file() {
     let public_pem = std::fs::read(testdata("rsa_public.pem")).unwrap();
     let mut hs = Header::new(Algorithm::HS256);
     hs.kid = Some("rsa-2026-11".into());
-    let confused = jsonwebtoken::encode(&hs, &claims, &EncodingKey::from_secret(&public_pem).unwrap()).unwrap();
+    let confused = jsonwebtoken::encode(
+        &hs,
+        &claims,
+        &EncodingKey::from_secret(&public_pem).unwrap(),
+    )
+    .unwrap();
     let dev = token(user);
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let none = format!("{}.{}.", b64.encode(r#"{"alg":"none"}"#), b64.encode(claims.to_string()));
+    let none = format!(
+        "{}.{}.",
+        b64.encode(r#"{"alg":"none"}"#),
+        b64.encode(claims.to_string())
+    );
     for bad in [confused, dev, none] {
         let url = format!("{}?token={bad}", stack.ws_url(0));
-        assert_eq!(upgrade_status(url.into_client_request().unwrap()).await, 401);
+        assert_eq!(
+            upgrade_status(url.into_client_request().unwrap()).await,
+            401
+        );
     }
 }

@@ -14,7 +14,10 @@ async fn connect(stack: &Stack, gateway: usize, user: Uuid) -> WsClient {
 
 async fn send(client: &mut WsClient, to: Uuid, content: &str) -> Value {
     client
-        .ok("send_message", json!({"recipientId": to, "content": content}))
+        .ok(
+            "send_message",
+            json!({"recipientId": to, "content": content}),
+        )
         .await["message"]
         .clone()
 }
@@ -66,18 +69,29 @@ async fn read_receipts_go_to_the_sender_and_the_readers_other_connections() {
     let id = m["id"].as_str().unwrap();
     // Only the recipient may mark it read.
     assert_eq!(
-        alice_c.error_code("mark_message_read", json!({"messageId": id})).await,
+        alice_c
+            .error_code("mark_message_read", json!({"messageId": id}))
+            .await,
         "forbidden"
     );
-    let ack = bob_a.ok("mark_message_read", json!({"messageId": id})).await;
+    let ack = bob_a
+        .ok("mark_message_read", json!({"messageId": id}))
+        .await;
     assert_eq!(ack["messageId"], id);
     let read_at = ack["readAt"].as_str().unwrap().to_owned();
     let receipt = alice_c.expect_event("message_read").await;
-    assert_eq!(receipt, json!({"messageId": id, "readerId": bob, "readAt": read_at}));
+    assert_eq!(
+        receipt,
+        json!({"messageId": id, "readerId": bob, "readAt": read_at})
+    );
     assert_eq!(bob_b.expect_event("message_read").await, receipt);
-    bob_a.expect_no_event("message_read", Duration::from_millis(300)).await;
+    bob_a
+        .expect_no_event("message_read", Duration::from_millis(300))
+        .await;
     // Marking again is harmless and keeps the first time.
-    let again = bob_b.ok("mark_message_read", json!({"messageId": id})).await;
+    let again = bob_b
+        .ok("mark_message_read", json!({"messageId": id}))
+        .await;
     assert_eq!(again["readAt"], read_at.as_str());
 
     // The other way round, and a whole conversation at once.
@@ -85,7 +99,10 @@ async fn read_receipts_go_to_the_sender_and_the_readers_other_connections() {
     let r2 = send(&mut bob_a, alice, "two").await;
     let r3 = send(&mut bob_a, alice, "three").await;
     let ack = alice_c
-        .ok("mark_conversation_read", json!({"peerId": bob, "upToMessageId": r2["id"]}))
+        .ok(
+            "mark_conversation_read",
+            json!({"peerId": bob, "upToMessageId": r2["id"]}),
+        )
         .await;
     assert_eq!(ack["count"], 2);
     let mut read_ids = Vec::new();
@@ -94,7 +111,9 @@ async fn read_receipts_go_to_the_sender_and_the_readers_other_connections() {
     }
     read_ids.sort_by_key(|v| v.as_str().unwrap().to_owned());
     assert_eq!(read_ids, vec![r1["id"].clone(), r2["id"].clone()]);
-    let history = alice_c.ok("history", json!({"peerId": bob, "limit": 1})).await;
+    let history = alice_c
+        .ok("history", json!({"peerId": bob, "limit": 1}))
+        .await;
     assert_eq!(history["messages"][0]["id"], r3["id"]);
     assert!(history["messages"][0]["readAt"].is_null());
 }
@@ -105,10 +124,16 @@ async fn a_retry_with_the_same_client_msg_id_returns_the_original() {
     let (alice, bob) = (Uuid::now_v7(), stack.create_user("lawyer").await);
     let mut c = connect(&stack, 0, alice).await;
     let first = c
-        .ok("send_message", json!({"recipientId": bob, "content": "once", "clientMsgId": "retry-me"}))
+        .ok(
+            "send_message",
+            json!({"recipientId": bob, "content": "once", "clientMsgId": "retry-me"}),
+        )
         .await;
     let second = c
-        .ok("send_message", json!({"recipientId": bob, "content": "once", "clientMsgId": "retry-me"}))
+        .ok(
+            "send_message",
+            json!({"recipientId": bob, "content": "once", "clientMsgId": "retry-me"}),
+        )
         .await;
     assert_eq!(first, second);
     // Concurrent retries (in one group commit or not) still store one row.
@@ -147,11 +172,22 @@ async fn sync_returns_exactly_what_was_missed_oldest_first() {
     let mut b = connect(&stack, 0, bob).await;
     let page = b.ok("sync", json!({"after": seen["id"], "limit": 5})).await;
     assert_eq!(page["hasMore"], true);
-    let mut got: Vec<Value> = page["messages"].as_array().unwrap().iter().map(|m| m["id"].clone()).collect();
+    let mut got: Vec<Value> = page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].clone())
+        .collect();
     let cursor = got.last().unwrap().clone();
     let page = b.ok("sync", json!({"after": cursor})).await;
     assert_eq!(page["hasMore"], false);
-    got.extend(page["messages"].as_array().unwrap().iter().map(|m| m["id"].clone()));
+    got.extend(
+        page["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].clone()),
+    );
     assert_eq!(got, missed);
     // Without a cursor: everything, oldest first.
     let all = b.ok("sync", json!({})).await;
@@ -186,7 +222,12 @@ async fn history_pages_newest_first_without_duplicates() {
             q["before"] = b.clone();
         }
         let page = a.ok("history", q).await;
-        let ids: Vec<Value> = page["messages"].as_array().unwrap().iter().map(|m| m["id"].clone()).collect();
+        let ids: Vec<Value> = page["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].clone())
+            .collect();
         before = ids.last().cloned();
         let more = page["hasMore"].as_bool().unwrap();
         pages.push(ids);
@@ -194,13 +235,18 @@ async fn history_pages_newest_first_without_duplicates() {
             break;
         }
     }
-    assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), vec![5, 5, 2]);
+    assert_eq!(
+        pages.iter().map(Vec::len).collect::<Vec<_>>(),
+        vec![5, 5, 2]
+    );
     let flat: Vec<Value> = pages.concat();
     let mut expected = sent.clone();
     expected.reverse();
     assert_eq!(flat, expected);
     // Bob sees the same conversation.
-    let bobs = b.ok("history", json!({"peerId": alice, "limit": 200})).await;
+    let bobs = b
+        .ok("history", json!({"peerId": alice, "limit": 200}))
+        .await;
     assert_eq!(bobs["messages"].as_array().unwrap().len(), 12);
 }
 
@@ -222,23 +268,48 @@ async fn invalid_requests_get_clear_errors_and_the_connection_stays_usable() {
         json!({"content": 5}),
     ];
     for data in cases {
-        assert_eq!(a.error_code("send_message", data.clone()).await, "invalid_request", "{data}");
+        assert_eq!(
+            a.error_code("send_message", data.clone()).await,
+            "invalid_request",
+            "{data}"
+        );
     }
     assert_eq!(
-        a.error_code("send_message", json!({"recipientId": Uuid::now_v7(), "content": "nobody"})).await,
+        a.error_code(
+            "send_message",
+            json!({"recipientId": Uuid::now_v7(), "content": "nobody"})
+        )
+        .await,
         "not_found"
     );
-    assert_eq!(a.error_code("no_such_event", json!({})).await, "invalid_request");
-    assert_eq!(a.error_code("sync", json!({"after": "nope"})).await, "invalid_request");
-    assert_eq!(a.error_code("history", json!({"peerId": bob, "limit": 0})).await, "invalid_request");
-    assert_eq!(a.error_code("mark_message_read", json!({"messageId": 12})).await, "invalid_request");
+    assert_eq!(
+        a.error_code("no_such_event", json!({})).await,
+        "invalid_request"
+    );
+    assert_eq!(
+        a.error_code("sync", json!({"after": "nope"})).await,
+        "invalid_request"
+    );
+    assert_eq!(
+        a.error_code("history", json!({"peerId": bob, "limit": 0}))
+            .await,
+        "invalid_request"
+    );
+    assert_eq!(
+        a.error_code("mark_message_read", json!({"messageId": 12}))
+            .await,
+        "invalid_request"
+    );
 
     // Malformed frames without an ack get an `error` event.
     a.send_text("this is not json").await;
     assert_eq!(a.expect_event("error").await["code"], "invalid_request");
     a.send_text(r#"{"event":"send_message","ack":"one"}"#).await;
     assert_eq!(a.expect_event("error").await["code"], "invalid_request");
-    a.send_message(tokio_tungstenite::tungstenite::Message::Binary(vec![1, 2, 3].into())).await;
+    a.send_message(tokio_tungstenite::tungstenite::Message::Binary(
+        vec![1, 2, 3].into(),
+    ))
+    .await;
     assert_eq!(a.expect_event("error").await["code"], "invalid_request");
     // A malformed frame with a usable ack gets an error ack.
     a.send_text(r#"{"ack":77}"#).await;
@@ -258,11 +329,17 @@ async fn the_sender_comes_from_the_token_not_the_payload() {
     let mut b = connect(&stack, 1, bob).await;
     let mut m = connect(&stack, 0, mallory).await;
     let sent = m
-        .ok("send_message", json!({"recipientId": bob, "content": "it's alice, honest", "senderId": alice}))
+        .ok(
+            "send_message",
+            json!({"recipientId": bob, "content": "it's alice, honest", "senderId": alice}),
+        )
         .await["message"]
         .clone();
     assert_eq!(sent["senderId"], mallory.to_string());
-    assert_eq!(b.expect_event("message_received").await["senderId"], mallory.to_string());
+    assert_eq!(
+        b.expect_event("message_received").await["senderId"],
+        mallory.to_string()
+    );
 }
 
 #[tokio::test]
@@ -275,16 +352,24 @@ async fn a_third_user_can_neither_read_nor_mark_another_pairs_messages() {
     let m = send(&mut a, bob, "private").await;
     b.expect_event("message_received").await;
 
-    assert_eq!(e.error_code("mark_message_read", json!({"messageId": m["id"]})).await, "not_found");
+    assert_eq!(
+        e.error_code("mark_message_read", json!({"messageId": m["id"]}))
+            .await,
+        "not_found"
+    );
     let sync = e.ok("sync", json!({})).await;
     assert_eq!(sync["messages"], json!([]));
     let history = e.ok("history", json!({"peerId": alice})).await;
     assert_eq!(history["messages"], json!([]));
     let marked = e
-        .ok("mark_conversation_read", json!({"peerId": alice, "upToMessageId": m["id"]}))
+        .ok(
+            "mark_conversation_read",
+            json!({"peerId": alice, "upToMessageId": m["id"]}),
+        )
         .await;
     assert_eq!(marked["count"], 0);
-    e.expect_no_event("message_received", Duration::from_millis(300)).await;
+    e.expect_no_event("message_received", Duration::from_millis(300))
+        .await;
     // Still unread for Bob.
     let h = b.ok("history", json!({"peerId": alice})).await;
     assert!(h["messages"][0]["readAt"].is_null());
@@ -304,7 +389,10 @@ async fn an_oversized_frame_closes_that_connection_only() {
     // The gateway goes on serving everyone else.
     let mut a2 = connect(&stack, 0, alice).await;
     send(&mut b, alice, "still here").await;
-    assert_eq!(a2.expect_event("message_received").await["content"], "still here");
+    assert_eq!(
+        a2.expect_event("message_received").await["content"],
+        "still here"
+    );
     assert_eq!(stack.message_count().await, 1);
 }
 
@@ -324,16 +412,26 @@ async fn without_a_chat_service_commands_fail_fast_with_unavailable() {
 
     let started = std::time::Instant::now();
     let reply = a
-        .request("send_message", json!({"recipientId": bob, "content": "lost?", "clientMsgId": "k1"}))
+        .request(
+            "send_message",
+            json!({"recipientId": bob, "content": "lost?", "clientMsgId": "k1"}),
+        )
         .await;
     assert_eq!(reply["error"]["code"], "unavailable", "{reply}");
-    assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
     // The connection survives; once the service is back, the retry is stored once.
     stack.chats[0].restart().await;
     let mut stored = None;
     for _ in 0..50 {
         let reply = a
-            .request("send_message", json!({"recipientId": bob, "content": "lost?", "clientMsgId": "k1"}))
+            .request(
+                "send_message",
+                json!({"recipientId": bob, "content": "lost?", "clientMsgId": "k1"}),
+            )
             .await;
         if reply.get("error").is_none() {
             stored = Some(reply);
@@ -393,7 +491,12 @@ async fn many_concurrent_senders_share_group_commits_and_lose_nothing() {
             q["after"] = json!(a);
         }
         let page = r.ok("sync", q).await;
-        let ids: Vec<String> = page["messages"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_owned()).collect();
+        let ids: Vec<String> = page["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap().to_owned())
+            .collect();
         after = ids.last().cloned();
         all.extend(ids);
         if page["hasMore"] == false {

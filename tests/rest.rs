@@ -48,7 +48,11 @@ async fn rest_sends_reads_and_pages_like_the_socket() {
     assert_eq!(again["message"], message);
 
     let read = http
-        .post(format!("{}/v1/messages/{}/read", stack.http_url(0), message["id"].as_str().unwrap()))
+        .post(format!(
+            "{}/v1/messages/{}/read",
+            stack.http_url(0),
+            message["id"].as_str().unwrap()
+        ))
         .bearer_auth(token(bob))
         .send()
         .await
@@ -58,7 +62,10 @@ async fn rest_sends_reads_and_pages_like_the_socket() {
     assert_eq!(read["messageId"], message["id"]);
 
     let page = http
-        .get(format!("{}/v1/conversations/{bob}/messages?limit=10", stack.http_url(1)))
+        .get(format!(
+            "{}/v1/conversations/{bob}/messages?limit=10",
+            stack.http_url(1)
+        ))
         .bearer_auth(token(alice))
         .send()
         .await
@@ -88,19 +95,60 @@ async fn rest_errors_have_codes_and_statuses() {
         assert_eq!(resp.status().as_u16(), status);
         let v: Value = resp.json().await.unwrap();
         assert_eq!(v["error"]["code"], code, "{v}");
-        assert!(v["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
     };
-    check(post(json!({"recipientId": bob, "content": "hi"}), None).await.unwrap(), 401, "unauthorized").await;
     check(
-        post(json!({"recipientId": bob, "content": "hi"}), Some("garbage".into())).await.unwrap(),
+        post(json!({"recipientId": bob, "content": "hi"}), None)
+            .await
+            .unwrap(),
         401,
         "unauthorized",
     )
     .await;
-    check(post(json!({"recipientId": bob, "content": ""}), Some(token(alice))).await.unwrap(), 400, "invalid_request").await;
-    check(post(json!({"recipientId": bob, "content": "nobody"}), Some(token(alice))).await.unwrap(), 404, "not_found").await;
+    check(
+        post(
+            json!({"recipientId": bob, "content": "hi"}),
+            Some("garbage".into()),
+        )
+        .await
+        .unwrap(),
+        401,
+        "unauthorized",
+    )
+    .await;
+    check(
+        post(
+            json!({"recipientId": bob, "content": ""}),
+            Some(token(alice)),
+        )
+        .await
+        .unwrap(),
+        400,
+        "invalid_request",
+    )
+    .await;
+    check(
+        post(
+            json!({"recipientId": bob, "content": "nobody"}),
+            Some(token(alice)),
+        )
+        .await
+        .unwrap(),
+        404,
+        "not_found",
+    )
+    .await;
     let huge = json!({"recipientId": bob, "content": "x".repeat(70_000)});
-    check(post(huge, Some(token(alice))).await.unwrap(), 413, "too_large").await;
+    check(
+        post(huge, Some(token(alice))).await.unwrap(),
+        413,
+        "too_large",
+    )
+    .await;
     let not_json = http
         .post(format!("{base}/v1/messages"))
         .bearer_auth(token(alice))
@@ -126,10 +174,34 @@ async fn rest_errors_have_codes_and_statuses() {
     let unknown = http.get(format!("{base}/v1/nothing")).send().await.unwrap();
     check(unknown, 404, "not_found").await;
     // Health and readiness.
-    assert_eq!(http.get(format!("{base}/healthz")).send().await.unwrap().status(), 200);
-    assert_eq!(http.get(format!("{base}/readyz")).send().await.unwrap().status(), 200);
-    let metrics = http.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("switchboard_gateway_connections"), "{metrics}");
+    assert_eq!(
+        http.get(format!("{base}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        http.get(format!("{base}/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("switchboard_gateway_connections"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
@@ -164,6 +236,11 @@ async fn the_rate_limit_answers_429_with_retry_after() {
     assert!(statuses[3..].contains(&429), "{statuses:?}");
     // The socket shares the same budget and says so with a clear code.
     let mut ws = WsClient::connect(&stack.ws_url(0), &token(alice)).await;
-    let code = ws.error_code("send_message", json!({"recipientId": bob, "content": "more"})).await;
+    let code = ws
+        .error_code(
+            "send_message",
+            json!({"recipientId": bob, "content": "more"}),
+        )
+        .await;
     assert_eq!(code, "rate_limited");
 }

@@ -42,7 +42,10 @@ impl JwtSettings {
             Some(path) => {
                 let alg_name = config::var("JWT_PUBLIC_KEY_ALG").unwrap_or_else(|| "RS256".into());
                 let alg: Algorithm = alg_name.parse().map_err(|_| {
-                    ConfigError::new("JWT_PUBLIC_KEY_ALG", format!("unknown algorithm {alg_name:?}"))
+                    ConfigError::new(
+                        "JWT_PUBLIC_KEY_ALG",
+                        format!("unknown algorithm {alg_name:?}"),
+                    )
                 })?;
                 Some((PathBuf::from(path), alg))
             }
@@ -270,7 +273,12 @@ impl JwtVerifier {
         Err(last)
     }
 
-    fn verify_with(&self, token: &str, alg: Algorithm, key: &Key) -> Result<VerifiedToken, AuthError> {
+    fn verify_with(
+        &self,
+        token: &str,
+        alg: Algorithm,
+        key: &Key,
+    ) -> Result<VerifiedToken, AuthError> {
         use jsonwebtoken::errors::ErrorKind;
         let mut validation = Validation::new(alg);
         validation.algorithms = vec![alg];
@@ -318,10 +326,10 @@ impl JwtVerifier {
         if user_id.is_nil() {
             return Err(AuthError::BadSubject);
         }
-        if let Some(role) = &claims.role {
-            if !matches!(role.as_str(), "applicant" | "lawyer" | "admin") {
-                return Err(AuthError::BadRole);
-            }
+        if let Some(role) = &claims.role
+            && !matches!(role.as_str(), "applicant" | "lawyer" | "admin")
+        {
+            return Err(AuthError::BadRole);
         }
         Ok(VerifiedToken {
             user_id,
@@ -349,7 +357,11 @@ fn key_from_jwk(jwk: &Jwk) -> Result<Key, String> {
         _ => return Err("unsupported key type".into()),
     };
     // A key that names its algorithm accepts only that one.
-    let algorithms = match jwk.common.key_algorithm.and_then(|a| a.to_string().parse::<Algorithm>().ok()) {
+    let algorithms = match jwk
+        .common
+        .key_algorithm
+        .and_then(|a| a.to_string().parse::<Algorithm>().ok())
+    {
         Some(alg) if family.contains(&alg) => vec![alg],
         Some(alg) => return Err(format!("key algorithm {alg:?} does not fit its key type")),
         None => family,

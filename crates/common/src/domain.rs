@@ -17,7 +17,9 @@ impl MessageContent {
         }
         let chars = raw.chars().count();
         if chars > max_chars {
-            return Err(format!("content is {chars} characters; at most {max_chars} are allowed"));
+            return Err(format!(
+                "content is {chars} characters; at most {max_chars} are allowed"
+            ));
         }
         if raw
             .chars()

@@ -1,15 +1,15 @@
 //! Plumbing shared by every Switchboard service.
 //!
-//! - [`config`]: typed settings read from the environment, with compiled-in defaults.
-//! - [`telemetry`]: one call to set up logging.
-//! - [`shutdown`]: SIGINT/SIGTERM as a cancellation token.
-//! - [`auth`]: JWT verification (HS256, RS256/ES256/EdDSA from PEM or JWKS).
-//! - [`subjects`]: every NATS subject name, under a per-deployment prefix.
-//! - [`nats`]: connecting to NATS with the project's timeouts.
-//! - [`db`]: the PostgreSQL pool and the migrations.
-//! - [`domain`]: validated values (message content, client message ids).
-//! - [`wire`]: the wire protocol's error codes and message object.
-//! - [`ops`]: `/healthz`, `/readyz` and `/metrics` for services that serve nothing else over HTTP.
+//! - [`config`] — typed settings read from the environment, with compiled-in defaults.
+//! - [`telemetry`] — one call to set up logging.
+//! - [`shutdown`] — SIGINT/SIGTERM as a cancellation token.
+//! - [`auth`] — JWT verification (HS256, RS256/ES256/EdDSA from PEM or JWKS).
+//! - [`subjects`] — every NATS subject name, under a per-deployment prefix.
+//! - [`nats`] — connecting to NATS with the project's timeouts.
+//! - [`db`] — the PostgreSQL pool and the migrations.
+//! - [`domain`] — validated values (message content, client message ids).
+//! - [`wire`] — the wire protocol's error codes and message object.
+//! - [`ops`] — `/healthz`, `/readyz` and `/metrics` for services that serve nothing else over HTTP.
 
 pub mod auth;
 pub mod config;

@@ -12,7 +12,9 @@ use uuid::Uuid;
 const SECRET: &str = "a-test-secret-of-enough-length";
 
 fn testdata(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata")
+        .join(name)
 }
 
 fn now() -> u64 {
@@ -30,7 +32,12 @@ fn sign(alg: Algorithm, kid: Option<&str>, key: &EncodingKey, claims: &Value) ->
 }
 
 fn hs256(claims: &Value) -> String {
-    sign(Algorithm::HS256, None, &EncodingKey::from_secret(SECRET.as_bytes()).unwrap(), claims)
+    sign(
+        Algorithm::HS256,
+        None,
+        &EncodingKey::from_secret(SECRET.as_bytes()).unwrap(),
+        claims,
+    )
 }
 
 fn pem(name: &str) -> Vec<u8> {
@@ -89,9 +96,15 @@ fn bad_hs256_tokens_are_refused() {
     let expired = hs256(&json!({"sub": user.to_string(), "exp": now() - 10}));
     assert!(matches!(v.verify(&expired), Err(AuthError::Expired)));
     let no_exp = hs256(&json!({"sub": user.to_string()}));
-    assert!(matches!(v.verify(&no_exp), Err(AuthError::MissingClaim("exp"))));
+    assert!(matches!(
+        v.verify(&no_exp),
+        Err(AuthError::MissingClaim("exp"))
+    ));
     let no_sub = hs256(&json!({"exp": now() + 60}));
-    assert!(matches!(v.verify(&no_sub), Err(AuthError::MissingClaim("sub"))));
+    assert!(matches!(
+        v.verify(&no_sub),
+        Err(AuthError::MissingClaim("sub"))
+    ));
     let bad_sub = hs256(&json!({"sub": "alice", "exp": now() + 60}));
     assert!(matches!(v.verify(&bad_sub), Err(AuthError::BadSubject)));
     let not_yet = hs256(&json!({"sub": user.to_string(), "exp": now() + 600, "nbf": now() + 300}));
@@ -107,7 +120,10 @@ fn bad_hs256_tokens_are_refused() {
 
 #[test]
 fn alg_none_is_refused() {
-    let token = unsigned(json!({"alg": "none", "typ": "JWT"}), &claims(Uuid::new_v4()));
+    let token = unsigned(
+        json!({"alg": "none", "typ": "JWT"}),
+        &claims(Uuid::new_v4()),
+    );
     assert!(matches!(
         hs_verifier().verify(&token),
         Err(AuthError::AlgorithmRejected | AuthError::Malformed)
@@ -133,11 +149,20 @@ fn issuer_and_audience_are_checked_when_configured() {
     assert!(v.verify(&hs256(&good)).is_ok());
     let mut wrong_iss = good.clone();
     wrong_iss["iss"] = json!("https://evil.example");
-    assert!(matches!(v.verify(&hs256(&wrong_iss)), Err(AuthError::WrongIssuer)));
+    assert!(matches!(
+        v.verify(&hs256(&wrong_iss)),
+        Err(AuthError::WrongIssuer)
+    ));
     let mut wrong_aud = good.clone();
     wrong_aud["aud"] = json!("someone-else");
-    assert!(matches!(v.verify(&hs256(&wrong_aud)), Err(AuthError::WrongAudience)));
-    assert!(matches!(v.verify(&hs256(&claims(user))), Err(AuthError::MissingClaim(_))));
+    assert!(matches!(
+        v.verify(&hs256(&wrong_aud)),
+        Err(AuthError::WrongAudience)
+    ));
+    assert!(matches!(
+        v.verify(&hs256(&claims(user))),
+        Err(AuthError::MissingClaim(_))
+    ));
 }
 
 #[test]
@@ -149,7 +174,12 @@ fn rs256_from_a_pem_key() {
     .unwrap();
     let user = Uuid::new_v4();
     let key = EncodingKey::from_rsa_pem(&pem("rsa_private.pem")).unwrap();
-    assert_eq!(v.verify(&sign(Algorithm::RS256, None, &key, &claims(user))).unwrap().user_id, user);
+    assert_eq!(
+        v.verify(&sign(Algorithm::RS256, None, &key, &claims(user)))
+            .unwrap()
+            .user_id,
+        user
+    );
     let other = EncodingKey::from_rsa_pem(&pem("rsa2_private.pem")).unwrap();
     assert!(matches!(
         v.verify(&sign(Algorithm::RS256, None, &other, &claims(user))),
@@ -171,18 +201,32 @@ fn algorithm_confusion_is_refused() {
         &EncodingKey::from_secret(&pem("rsa_public.pem")).unwrap(),
         &claims(Uuid::new_v4()),
     );
-    assert!(matches!(v.verify(&forged), Err(AuthError::AlgorithmRejected)));
+    assert!(matches!(
+        v.verify(&forged),
+        Err(AuthError::AlgorithmRejected)
+    ));
     let forged_kid = sign(
         Algorithm::HS256,
         Some("rsa-2026-11"),
         &EncodingKey::from_secret(&pem("rsa_public.pem")).unwrap(),
         &claims(Uuid::new_v4()),
     );
-    assert!(matches!(jwks_verifier().verify(&forged_kid), Err(AuthError::AlgorithmRejected)));
+    assert!(matches!(
+        jwks_verifier().verify(&forged_kid),
+        Err(AuthError::AlgorithmRejected)
+    ));
     // An EC-signed token presented under an RSA key's kid.
     let ec = EncodingKey::from_ec_pem(&pem("ec_private.pem")).unwrap();
-    let mislabelled = sign(Algorithm::ES256, Some("rsa-2026-11"), &ec, &claims(Uuid::new_v4()));
-    assert!(matches!(jwks_verifier().verify(&mislabelled), Err(AuthError::AlgorithmRejected)));
+    let mislabelled = sign(
+        Algorithm::ES256,
+        Some("rsa-2026-11"),
+        &ec,
+        &claims(Uuid::new_v4()),
+    );
+    assert!(matches!(
+        jwks_verifier().verify(&mislabelled),
+        Err(AuthError::AlgorithmRejected)
+    ));
 }
 
 #[test]
@@ -191,15 +235,41 @@ fn jwks_keys_are_chosen_by_kid_across_a_rotation() {
     let user = Uuid::new_v4();
     let old = EncodingKey::from_rsa_pem(&pem("rsa_private.pem")).unwrap();
     let new = EncodingKey::from_rsa_pem(&pem("rsa2_private.pem")).unwrap();
-    assert!(v.verify(&sign(Algorithm::RS256, Some("rsa-2026-11"), &old, &claims(user))).is_ok());
-    assert!(v.verify(&sign(Algorithm::RS256, Some("rsa-2026-12"), &new, &claims(user))).is_ok());
+    assert!(
+        v.verify(&sign(
+            Algorithm::RS256,
+            Some("rsa-2026-11"),
+            &old,
+            &claims(user)
+        ))
+        .is_ok()
+    );
+    assert!(
+        v.verify(&sign(
+            Algorithm::RS256,
+            Some("rsa-2026-12"),
+            &new,
+            &claims(user)
+        ))
+        .is_ok()
+    );
     // Signed by one key, labelled as the other.
     assert!(matches!(
-        v.verify(&sign(Algorithm::RS256, Some("rsa-2026-11"), &new, &claims(user))),
+        v.verify(&sign(
+            Algorithm::RS256,
+            Some("rsa-2026-11"),
+            &new,
+            &claims(user)
+        )),
         Err(AuthError::BadSignature)
     ));
     assert!(matches!(
-        v.verify(&sign(Algorithm::RS256, Some("retired"), &old, &claims(user))),
+        v.verify(&sign(
+            Algorithm::RS256,
+            Some("retired"),
+            &old,
+            &claims(user)
+        )),
         Err(AuthError::UnknownKey)
     ));
     // Several keys and no kid: nothing to choose by.
@@ -215,15 +285,29 @@ fn es256_and_eddsa_from_jwks_and_pem() {
     let ec = EncodingKey::from_ec_pem(&pem("ec_private.pem")).unwrap();
     let ed = EncodingKey::from_ed_pem(&pem("ed_private.pem")).unwrap();
     let v = jwks_verifier();
-    assert!(v.verify(&sign(Algorithm::ES256, Some("ec-1"), &ec, &claims(user))).is_ok());
-    assert!(v.verify(&sign(Algorithm::EdDSA, Some("ed-1"), &ed, &claims(user))).is_ok());
-    for (file, alg, key) in [("ec_public.pem", Algorithm::ES256, &ec), ("ed_public.pem", Algorithm::EdDSA, &ed)] {
+    assert!(
+        v.verify(&sign(Algorithm::ES256, Some("ec-1"), &ec, &claims(user)))
+            .is_ok()
+    );
+    assert!(
+        v.verify(&sign(Algorithm::EdDSA, Some("ed-1"), &ed, &claims(user)))
+            .is_ok()
+    );
+    for (file, alg, key) in [
+        ("ec_public.pem", Algorithm::ES256, &ec),
+        ("ed_public.pem", Algorithm::EdDSA, &ed),
+    ] {
         let v = JwtVerifier::from_settings(&JwtSettings {
             public_key: Some((testdata(file), alg)),
             ..JwtSettings::default()
         })
         .unwrap();
-        assert_eq!(v.verify(&sign(alg, None, key, &claims(user))).unwrap().user_id, user);
+        assert_eq!(
+            v.verify(&sign(alg, None, key, &claims(user)))
+                .unwrap()
+                .user_id,
+            user
+        );
     }
 }
 

@@ -32,7 +32,9 @@ impl TestDatabase {
             None => panic!("TEST_DATABASE_URL must end in /<database>"),
         };
         let pool = switchboard_common::db::pool(&url, 4).expect("pool");
-        switchboard_common::db::migrate(&pool).await.expect("migrations");
+        switchboard_common::db::migrate(&pool)
+            .await
+            .expect("migrations");
         Self { name, url, pool }
     }
 }

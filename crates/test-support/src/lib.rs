@@ -2,10 +2,10 @@
 //! unique NATS subject prefix, starts the real service binaries on port 0 and drives them
 //! over real sockets.
 //!
-//! - [`db`]: a database per test, dropped afterwards.
-//! - [`process`]: a service binary running in the background.
-//! - [`stack`]: chat replicas and gateway replicas wired together.
-//! - [`ws`]: a WebSocket client speaking the native framing.
+//! - [`db`] — a database per test, dropped afterwards.
+//! - [`process`] — a service binary running in the background.
+//! - [`stack`] — chat replicas and gateway replicas wired together.
+//! - [`ws`] — a WebSocket client speaking the native framing.
 
 pub mod db;
 pub mod process;

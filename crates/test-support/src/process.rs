@@ -115,7 +115,11 @@ impl ServiceProcess {
                     .addrs
                     .iter()
                     .find(|(name, _)| k.to_ascii_lowercase().ends_with(&format!("{name}_addr")))
-                    .or_else(|| (self.addrs.len() == 1).then(|| self.addrs.iter().next()).flatten());
+                    .or_else(|| {
+                        (self.addrs.len() == 1)
+                            .then(|| self.addrs.iter().next())
+                            .flatten()
+                    });
                 match (v.ends_with(":0"), bound) {
                     (true, Some((_, addr))) => (k.clone(), addr.to_string()),
                     _ => (k.clone(), v.clone()),

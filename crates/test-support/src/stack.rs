@@ -76,7 +76,9 @@ impl Stack {
                 ("CHAT_REQUEST_TIMEOUT_MS".to_owned(), "3000".to_owned()),
             ]);
             env.extend(options.gateway_env.iter().cloned());
-            gateways.push(ServiceProcess::start("switchboard-gateway", &format!("gateway{i}"), env).await);
+            gateways.push(
+                ServiceProcess::start("switchboard-gateway", &format!("gateway{i}"), env).await,
+            );
         }
         Self {
             db,

@@ -33,7 +33,9 @@ pub struct WsClient {
 impl WsClient {
     /// Connects with `?token=` and waits for `connected`.
     pub async fn connect(url: &str, token: &str) -> Self {
-        let mut c = Self::open(&format!("{url}?token={token}")).await.expect("upgrade");
+        let mut c = Self::open(&format!("{url}?token={token}"))
+            .await
+            .expect("upgrade");
         c.connected = c.expect_event("connected").await;
         c
     }
@@ -54,15 +56,24 @@ impl WsClient {
     }
 
     pub fn user_id(&self) -> String {
-        self.connected["userId"].as_str().expect("connected").to_owned()
+        self.connected["userId"]
+            .as_str()
+            .expect("connected")
+            .to_owned()
     }
 
     pub fn connection_id(&self) -> String {
-        self.connected["connectionId"].as_str().expect("connected").to_owned()
+        self.connected["connectionId"]
+            .as_str()
+            .expect("connected")
+            .to_owned()
     }
 
     pub async fn send_text(&mut self, text: impl Into<String>) {
-        self.ws.send(Message::Text(text.into().into())).await.expect("send");
+        self.ws
+            .send(Message::Text(text.into().into()))
+            .await
+            .expect("send");
     }
 
     pub async fn send_message(&mut self, message: Message) {
@@ -71,7 +82,8 @@ impl WsClient {
 
     /// Sends an event without an ack.
     pub async fn emit(&mut self, event: &str, data: Value) {
-        self.send_text(json!({ "event": event, "data": data }).to_string()).await;
+        self.send_text(json!({ "event": event, "data": data }).to_string())
+            .await;
     }
 
     /// Sends an event with an ack id and returns the whole ack frame.
@@ -165,7 +177,9 @@ impl WsClient {
             };
             match msg {
                 Some(Ok(Message::Text(t))) => {
-                    return Some(Frame::Json(serde_json::from_str(t.as_str()).expect("JSON frame")));
+                    return Some(Frame::Json(
+                        serde_json::from_str(t.as_str()).expect("JSON frame"),
+                    ));
                 }
                 Some(Ok(Message::Close(frame))) => {
                     return Some(match frame {

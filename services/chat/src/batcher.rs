@@ -58,7 +58,9 @@ async fn write_batches(store: Store, mut rx: mpsc::Receiver<Pending>, max_batch:
                     let _ = pending.reply.send(Err(match &e {
                         ChatError::Unavailable(m) => ChatError::Unavailable(m.clone()),
                         // Nothing was committed: the client may retry safely.
-                        _ => ChatError::Unavailable("the message could not be stored; retry".into()),
+                        _ => {
+                            ChatError::Unavailable("the message could not be stored; retry".into())
+                        }
                     }));
                 }
             }

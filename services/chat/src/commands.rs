@@ -8,7 +8,9 @@ use futures_util::StreamExt;
 use prost::Message as _;
 use switchboard_common::subjects::{CHAT_QUEUE_GROUP, Subjects};
 use switchboard_common::wire::{ErrorCode, WireError};
-use switchboard_proto::chat::v1::{self as pb, command::Command as Cmd, command_reply::Result as Reply};
+use switchboard_proto::chat::v1::{
+    self as pb, command::Command as Cmd, command_reply::Result as Reply,
+};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -72,7 +74,12 @@ pub async fn serve(
 async fn handle(core: &ChatCore, payload: &[u8]) -> pb::CommandReply {
     let command = match pb::Command::decode(payload) {
         Ok(c) => c,
-        Err(_) => return error_reply(WireError::new(ErrorCode::InvalidRequest, "undecodable command")),
+        Err(_) => {
+            return error_reply(WireError::new(
+                ErrorCode::InvalidRequest,
+                "undecodable command",
+            ));
+        }
     };
     let origin = (!command.connection_id.is_empty()).then_some(command.connection_id.as_str());
     let (kind, result) = match command.command {
@@ -108,15 +115,20 @@ async fn handle(core: &ChatCore, payload: &[u8]) -> pb::CommandReply {
         ),
         Some(Cmd::MarkConversationRead(req)) => (
             "mark_conversation_read",
-            core.mark_conversation_read(&req.reader_id, &req.peer_id, &req.up_to_message_id, origin)
-                .await
-                .map(|(count, read_at)| {
-                    serde_json::to_vec(&serde_json::json!({
-                        "count": count,
-                        "readAt": switchboard_common::wire::format_time(read_at),
-                    }))
-                    .expect("serialises")
-                }),
+            core.mark_conversation_read(
+                &req.reader_id,
+                &req.peer_id,
+                &req.up_to_message_id,
+                origin,
+            )
+            .await
+            .map(|(count, read_at)| {
+                serde_json::to_vec(&serde_json::json!({
+                    "count": count,
+                    "readAt": switchboard_common::wire::format_time(read_at),
+                }))
+                .expect("serialises")
+            }),
         ),
         Some(Cmd::Sync(req)) => (
             "sync",
@@ -145,10 +157,13 @@ async fn handle(core: &ChatCore, payload: &[u8]) -> pb::CommandReply {
         ),
     };
     let outcome = if result.is_ok() { "ok" } else { "error" };
-    core.metrics().commands.with_label_values(&[kind, outcome]).inc();
+    core.metrics()
+        .commands
+        .with_label_values(&[kind, outcome])
+        .inc();
     match result {
         Ok(json) => pb::CommandReply {
-            result: Some(Reply::Json(json.into())),
+            result: Some(Reply::Json(json)),
         },
         Err(e) => error_reply(e.to_wire()),
     }
@@ -159,4 +174,3 @@ fn error_reply(e: WireError) -> pb::CommandReply {
         result: Some(Reply::Error(e.to_proto())),
     }
 }
-

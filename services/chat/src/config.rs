@@ -73,7 +73,10 @@ impl Settings {
             return Err(ConfigError::new("CHAT_MAX_BATCH", "must be at least 1"));
         }
         if s.max_concurrent_commands == 0 {
-            return Err(ConfigError::new("CHAT_MAX_CONCURRENT_COMMANDS", "must be at least 1"));
+            return Err(ConfigError::new(
+                "CHAT_MAX_CONCURRENT_COMMANDS",
+                "must be at least 1",
+            ));
         }
         Ok(s)
     }

@@ -61,6 +61,5 @@ impl From<ChatError> for tonic::Status {
 
 /// Parses a UUID field, naming it in the error.
 pub fn parse_id(field: &str, raw: &str) -> Result<uuid::Uuid, ChatError> {
-    uuid::Uuid::parse_str(raw)
-        .map_err(|_| ChatError::Invalid(format!("{field} must be a UUID")))
+    uuid::Uuid::parse_str(raw).map_err(|_| ChatError::Invalid(format!("{field} must be a UUID")))
 }

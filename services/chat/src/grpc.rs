@@ -57,7 +57,10 @@ impl ChatService for ChatGrpc {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn sync(&self, request: Request<pb::SyncRequest>) -> Result<Response<pb::MessagePage>, Status> {
+    async fn sync(
+        &self,
+        request: Request<pb::SyncRequest>,
+    ) -> Result<Response<pb::MessagePage>, Status> {
         let req = request.into_inner();
         let (messages, has_more) = self
             .core
@@ -133,7 +136,10 @@ const MAX_UPSERT_BATCH: usize = 10_000;
 #[tonic::async_trait]
 impl UserService for UserGrpc {
     #[tracing::instrument(skip_all)]
-    async fn upsert_user(&self, request: Request<pb::UpsertUserRequest>) -> Result<Response<pb::User>, Status> {
+    async fn upsert_user(
+        &self,
+        request: Request<pb::UpsertUserRequest>,
+    ) -> Result<Response<pb::User>, Status> {
         let req = request.into_inner();
         let upsert = upsert_from_proto(&req)?;
         let id = upsert.id;
@@ -176,7 +182,10 @@ impl UserService for UserGrpc {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn get_user(&self, request: Request<pb::GetUserRequest>) -> Result<Response<pb::User>, Status> {
+    async fn get_user(
+        &self,
+        request: Request<pb::GetUserRequest>,
+    ) -> Result<Response<pb::User>, Status> {
         let id = parse_id("id", &request.get_ref().id)?;
         match self.core.store.get_user(id).await? {
             Some(user) => Ok(Response::new(user_to_proto(user))),
@@ -196,20 +205,21 @@ pub fn upsert_from_proto(req: &pb::UpsertUserRequest) -> Result<UserUpsert, Chat
         pb::Role::Lawyer => Some("lawyer"),
         pb::Role::Admin => Some("admin"),
     };
-    let clean = |v: &Option<String>, field: &str, max: usize| -> Result<Option<String>, ChatError> {
-        match v.as_deref().map(str::trim) {
-            None | Some("") => Ok(None),
-            Some(s) if s.chars().count() > max => {
-                Err(ChatError::Invalid(format!("{field} is longer than {max} characters")))
+    let clean =
+        |v: &Option<String>, field: &str, max: usize| -> Result<Option<String>, ChatError> {
+            match v.as_deref().map(str::trim) {
+                None | Some("") => Ok(None),
+                Some(s) if s.chars().count() > max => Err(ChatError::Invalid(format!(
+                    "{field} is longer than {max} characters"
+                ))),
+                Some(s) => Ok(Some(s.to_owned())),
             }
-            Some(s) => Ok(Some(s.to_owned())),
-        }
-    };
+        };
     let email = clean(&req.email, "email", 320)?;
-    if let Some(e) = &email {
-        if !e.contains('@') {
-            return Err(ChatError::Invalid("email must be an e-mail address".into()));
-        }
+    if let Some(e) = &email
+        && !e.contains('@')
+    {
+        return Err(ChatError::Invalid("email must be an e-mail address".into()));
     }
     Ok(UserUpsert {
         id,

@@ -23,7 +23,7 @@ pub fn next_after(floor: Option<Uuid>) -> Uuid {
 fn successor(id: Uuid) -> Uuid {
     let v = id.as_u128();
     let ts = (v >> 80) as u64;
-    let rand_a = ((v >> 64) & 0xfff) as u128;
+    let rand_a = (v >> 64) & 0xfff;
     let rand_b = v & ((1u128 << RAND_B_BITS) - 1);
     let mut counter = (rand_a << RAND_B_BITS) | rand_b;
     let mut ts = ts;
@@ -64,7 +64,10 @@ mod tests {
 
     #[test]
     fn counter_overflow_moves_to_the_next_millisecond() {
-        let max_counter = (1000u128 << 80) | (0x7u128 << 76) | (0xfffu128 << 64) | (0b10u128 << 62)
+        let max_counter = (1000u128 << 80)
+            | (0x7u128 << 76)
+            | (0xfffu128 << 64)
+            | (0b10u128 << 62)
             | ((1u128 << 62) - 1);
         let next = successor(Uuid::from_u128(max_counter));
         assert_eq!(timestamp_millis(next), 1001);
@@ -75,7 +78,9 @@ mod tests {
     fn fresh_ids_are_used_when_ahead_of_the_floor() {
         let id = next_after(None);
         assert_eq!(id.get_version_num(), 7);
-        let older = successor(Uuid::from_u128((1u128 << 80) | (0x7u128 << 76) | (0b10u128 << 62)));
+        let older = successor(Uuid::from_u128(
+            (1u128 << 80) | (0x7u128 << 76) | (0b10u128 << 62),
+        ));
         assert!(next_after(Some(older)) > older);
     }
 }

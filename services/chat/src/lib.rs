@@ -4,16 +4,16 @@
 //! validates them, stores messages with group commit, acks only after the commit, and
 //! publishes each delivery to the users' subjects. Internal callers use gRPC.
 //!
-//! - [`config`]: settings.
-//! - [`error`]: errors and their mappings.
-//! - [`ids`]: UUIDv7 message ids in commit order.
-//! - [`message`]: the stored message and its renderings.
-//! - [`store`]: SQL.
-//! - [`batcher`]: group commit.
-//! - [`service`]: the operations, shared by both entry points.
-//! - [`commands`]: the NATS command consumer.
-//! - [`grpc`]: `ChatService` and `UserService`.
-//! - [`metrics`]: Prometheus metrics.
+//! - [`config`] — settings.
+//! - [`error`] — errors and their mappings.
+//! - [`ids`] — UUIDv7 message ids in commit order.
+//! - [`message`] — the stored message and its renderings.
+//! - [`store`] — SQL.
+//! - [`batcher`] — group commit.
+//! - [`service`] — the operations, shared by both entry points.
+//! - [`commands`] — the NATS command consumer.
+//! - [`grpc`] — `ChatService` and `UserService`.
+//! - [`metrics`] — Prometheus metrics.
 
 pub mod batcher;
 pub mod commands;
@@ -60,8 +60,9 @@ impl Application {
         let http_listener = TcpListener::bind(settings.http_addr)
             .await
             .with_context(|| format!("binding HTTP on {}", settings.http_addr))?;
-        let pool = switchboard_common::db::pool(&settings.database_url, settings.db_max_connections)
-            .context("DATABASE_URL")?;
+        let pool =
+            switchboard_common::db::pool(&settings.database_url, settings.db_max_connections)
+                .context("DATABASE_URL")?;
         if settings.run_migrations {
             switchboard_common::db::migrate(&pool)
                 .await
@@ -133,8 +134,12 @@ impl Application {
             .timeout(std::time::Duration::from_secs(30))
             .add_service(health_service)
             .add_service(reflection)
-            .add_service(ChatServiceServer::new(grpc::ChatGrpc { core: core.clone() }))
-            .add_service(UserServiceServer::new(grpc::UserGrpc { core: core.clone() }))
+            .add_service(ChatServiceServer::new(grpc::ChatGrpc {
+                core: core.clone(),
+            }))
+            .add_service(UserServiceServer::new(grpc::UserGrpc {
+                core: core.clone(),
+            }))
             .serve_with_incoming_shutdown(
                 tokio_stream::wrappers::TcpListenerStream::new(grpc_listener),
                 async move { grpc_shutdown.cancelled().await },

@@ -34,7 +34,9 @@ impl ChatMetrics {
         .expect("valid metric");
         let store_seconds = Histogram::with_opts(
             HistogramOpts::new("store_seconds", "Time from queueing a send to its commit").buckets(
-                vec![0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0],
+                vec![
+                    0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+                ],
             ),
         )
         .expect("valid metric");

@@ -69,10 +69,12 @@ impl ChatCore {
         let sender_id = parse_id("senderId", &input.sender_id)?;
         let recipient_id = parse_id("recipientId", &input.recipient_id)?;
         if sender_id == recipient_id {
-            return Err(ChatError::Invalid("cannot send a message to yourself".into()));
+            return Err(ChatError::Invalid(
+                "cannot send a message to yourself".into(),
+            ));
         }
-        let content =
-            MessageContent::parse(input.content, self.max_content_chars).map_err(ChatError::Invalid)?;
+        let content = MessageContent::parse(input.content, self.max_content_chars)
+            .map_err(ChatError::Invalid)?;
         let client_msg_id = input
             .client_msg_id
             .map(ClientMsgId::parse)
@@ -88,7 +90,9 @@ impl ChatCore {
                 client_msg_id,
             })
             .await?;
-        self.metrics.store_seconds.observe(started.elapsed().as_secs_f64());
+        self.metrics
+            .store_seconds
+            .observe(started.elapsed().as_secs_f64());
         let message = outcome.message();
         let json = message.to_json();
         // Re-published on a retry too: delivery is at-least-once and clients dedupe by id,
@@ -108,8 +112,13 @@ impl ChatCore {
 
     async fn publish_message(&self, message: &StoredMessage, json: &[u8], origin: Option<&str>) {
         let payload = Bytes::copy_from_slice(json);
-        self.publish(message.recipient_id, "message_received", payload.clone(), None)
-            .await;
+        self.publish(
+            message.recipient_id,
+            "message_received",
+            payload.clone(),
+            None,
+        )
+        .await;
         self.publish(message.sender_id, "message_sent", payload, origin)
             .await;
     }
@@ -165,7 +174,11 @@ impl ChatCore {
     ) -> Result<MarkedRead, ChatError> {
         let reader = parse_id("readerId", reader_id)?;
         let message_id = parse_id("messageId", message_id)?;
-        match self.store.mark_read(reader, message_id, now_millis()).await? {
+        match self
+            .store
+            .mark_read(reader, message_id, now_millis())
+            .await?
+        {
             ReadOutcome::Marked { sender_id, read_at } => {
                 self.publish_read(message_id, sender_id, reader, read_at, origin)
                     .await;
@@ -220,7 +233,8 @@ impl ChatCore {
         })
         .expect("serialises")
         .into();
-        self.publish(sender, "message_read", payload.clone(), None).await;
+        self.publish(sender, "message_read", payload.clone(), None)
+            .await;
         self.publish(reader, "message_read", payload, origin).await;
     }
 }
@@ -228,7 +242,9 @@ impl ChatCore {
 fn page_limit(requested: Option<u32>, default: u32, max: u32) -> Result<u32, ChatError> {
     match requested {
         None => Ok(default),
-        Some(0) => Err(ChatError::Invalid(format!("limit must be between 1 and {max}"))),
+        Some(0) => Err(ChatError::Invalid(format!(
+            "limit must be between 1 and {max}"
+        ))),
         Some(n) => Ok(n.min(max)),
     }
 }

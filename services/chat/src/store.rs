@@ -44,8 +44,13 @@ impl SendOutcome {
 
 #[derive(Clone, Debug)]
 pub enum ReadOutcome {
-    Marked { sender_id: Uuid, read_at: DateTime<Utc> },
-    AlreadyRead { read_at: DateTime<Utc> },
+    Marked {
+        sender_id: Uuid,
+        read_at: DateTime<Utc>,
+    },
+    AlreadyRead {
+        read_at: DateTime<Utc>,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -99,9 +104,10 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         // A new statement, so a new snapshot: it sees every batch committed before ours.
-        let floor: Option<Uuid> = sqlx::query_scalar("SELECT id FROM messages ORDER BY id DESC LIMIT 1")
-            .fetch_optional(&mut *tx)
-            .await?;
+        let floor: Option<Uuid> =
+            sqlx::query_scalar("SELECT id FROM messages ORDER BY id DESC LIMIT 1")
+                .fetch_optional(&mut *tx)
+                .await?;
 
         // Retries inside one batch share the first one's row.
         let mut first_of_key: HashMap<(Uuid, &str), usize> = HashMap::new();
@@ -132,8 +138,8 @@ impl Store {
             let m = &batch[i];
             let id = ids::next_after(prev);
             prev = Some(id);
-            let created_at = DateTime::from_timestamp_millis(ids::timestamp_millis(id))
-                .unwrap_or_else(Utc::now);
+            let created_at =
+                DateTime::from_timestamp_millis(ids::timestamp_millis(id)).unwrap_or_else(Utc::now);
             ids_col.push(id);
             senders.push(m.sender_id);
             recipients.push(m.recipient_id);
@@ -198,7 +204,10 @@ impl Store {
                     .await?
                     .into_iter()
                     .collect();
-            wanted.into_iter().filter(|id| !known.contains(id)).collect()
+            wanted
+                .into_iter()
+                .filter(|id| !known.contains(id))
+                .collect()
         };
         tx.commit().await?;
 
@@ -243,7 +252,11 @@ impl Store {
         before: Option<Uuid>,
         limit: u32,
     ) -> Result<(Vec<StoredMessage>, bool), ChatError> {
-        let (lo, hi) = if user < peer { (user, peer) } else { (peer, user) };
+        let (lo, hi) = if user < peer {
+            (user, peer)
+        } else {
+            (peer, user)
+        };
         let mut rows: Vec<StoredMessage> = sqlx::query_as(&format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages
              WHERE user_lo = $1 AND user_hi = $2 AND id < $3
@@ -308,12 +321,11 @@ impl Store {
                 read_at: now,
             });
         }
-        let existing: Option<(Uuid, Uuid, Option<DateTime<Utc>>)> = sqlx::query_as(
-            "SELECT sender_id, recipient_id, read_at FROM messages WHERE id = $1",
-        )
-        .bind(message_id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let existing: Option<(Uuid, Uuid, Option<DateTime<Utc>>)> =
+            sqlx::query_as("SELECT sender_id, recipient_id, read_at FROM messages WHERE id = $1")
+                .bind(message_id)
+                .fetch_optional(&self.pool)
+                .await?;
         match existing {
             Some((_, recipient, Some(read_at))) if recipient == reader => {
                 Ok(ReadOutcome::AlreadyRead { read_at })
@@ -335,7 +347,11 @@ impl Store {
         up_to: Uuid,
         now: DateTime<Utc>,
     ) -> Result<Vec<Uuid>, ChatError> {
-        let (lo, hi) = if reader < peer { (reader, peer) } else { (peer, reader) };
+        let (lo, hi) = if reader < peer {
+            (reader, peer)
+        } else {
+            (peer, reader)
+        };
         let ids = sqlx::query_scalar(
             "UPDATE messages SET read_at = $5
              WHERE user_lo = $1 AND user_hi = $2 AND recipient_id = $3 AND id <= $4
@@ -365,8 +381,10 @@ impl Store {
         }
         let ids: Vec<Uuid> = latest.keys().copied().collect();
         let emails: Vec<Option<String>> = ids.iter().map(|id| latest[id].email.clone()).collect();
-        let names: Vec<Option<String>> =
-            ids.iter().map(|id| latest[id].display_name.clone()).collect();
+        let names: Vec<Option<String>> = ids
+            .iter()
+            .map(|id| latest[id].display_name.clone())
+            .collect();
         let roles: Vec<Option<String>> = ids.iter().map(|id| latest[id].role.clone()).collect();
         let result = sqlx::query(
             "WITH input AS (
@@ -442,7 +460,11 @@ impl Store {
         Ok(last
             .into_iter()
             .map(|m| {
-                let peer_id = if m.sender_id == user { m.recipient_id } else { m.sender_id };
+                let peer_id = if m.sender_id == user {
+                    m.recipient_id
+                } else {
+                    m.sender_id
+                };
                 ConversationRow {
                     peer_id,
                     unread_count: unread.get(&peer_id).copied().unwrap_or(0) as u32,

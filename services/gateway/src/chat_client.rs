@@ -1,14 +1,16 @@
 //! Commands to the chat service: NATS request/reply with a deadline, so the client gets
 //! `unavailable` rather than silence when no chat replica answers.
 
-use std::time::{Duration, Instant};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use prost::Message as _;
 use switchboard_common::auth::VerifiedToken;
 use switchboard_common::wire::{ErrorCode, WireError};
-use switchboard_proto::chat::v1::{self as pb, command::Command as Cmd, command_reply::Result as Reply};
+use switchboard_proto::chat::v1::{
+    self as pb, command::Command as Cmd, command_reply::Result as Reply,
+};
 use uuid::Uuid;
 
 use crate::metrics::GatewayMetrics;
@@ -36,7 +38,11 @@ impl ChatClient {
     }
 
     /// Sends a command; the reply is the ack's `data` JSON.
-    pub async fn call(&self, connection_id: Option<Uuid>, command: Cmd) -> Result<Bytes, WireError> {
+    pub async fn call(
+        &self,
+        connection_id: Option<Uuid>,
+        command: Cmd,
+    ) -> Result<Bytes, WireError> {
         let payload = pb::Command {
             connection_id: connection_id.map(|c| c.to_string()).unwrap_or_default(),
             command: Some(command),
@@ -52,7 +58,9 @@ impl ChatClient {
             .command_seconds
             .observe(started.elapsed().as_secs_f64());
         let msg = match reply {
-            Err(_) => return Err(self.unavailable("the chat service did not answer in time; retry")),
+            Err(_) => {
+                return Err(self.unavailable("the chat service did not answer in time; retry"));
+            }
             Ok(Err(e)) => {
                 use async_nats::client::RequestErrorKind;
                 return Err(match e.kind() {
@@ -77,7 +85,10 @@ impl ChatClient {
             Ok(pb::CommandReply {
                 result: Some(Reply::Error(e)),
             }) => Err(WireError::from_proto(&e)),
-            _ => Err(WireError::new(ErrorCode::Internal, "undecodable reply from the chat service")),
+            _ => Err(WireError::new(
+                ErrorCode::Internal,
+                "undecodable reply from the chat service",
+            )),
         }
     }
 

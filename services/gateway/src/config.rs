@@ -88,7 +88,11 @@ impl Settings {
             nats_url: config::var("NATS_URL").unwrap_or(d.nats_url),
             subject_prefix: config::var("NATS_SUBJECT_PREFIX").unwrap_or(d.subject_prefix),
             jwt: JwtSettings::from_env()?,
-            allowed_origins: if origins.is_empty() { d.allowed_origins } else { origins },
+            allowed_origins: if origins.is_empty() {
+                d.allowed_origins
+            } else {
+                origins
+            },
             auth_timeout: config::millis_or("AUTH_TIMEOUT_MS", d.auth_timeout)?,
             request_timeout: config::millis_or("CHAT_REQUEST_TIMEOUT_MS", d.request_timeout)?,
             max_frame_bytes: config::parse_or("MAX_FRAME_BYTES", d.max_frame_bytes)?,

@@ -73,7 +73,10 @@ impl ConnectionControl {
 
     pub async fn closed(&self) -> CloseRequest {
         self.close.notified().await;
-        self.reason.get().copied().unwrap_or(CloseRequest::SlowConsumer)
+        self.reason
+            .get()
+            .copied()
+            .unwrap_or(CloseRequest::SlowConsumer)
     }
 }
 
@@ -123,7 +126,11 @@ impl Hub {
             let mut users = self.users.lock().expect("hub lock");
             match users.get(&user) {
                 Some(entry) => {
-                    entry.connections.lock().expect("user lock").push(conn.clone());
+                    entry
+                        .connections
+                        .lock()
+                        .expect("user lock")
+                        .push(conn.clone());
                     (entry.clone(), false)
                 }
                 None => {
@@ -175,7 +182,11 @@ impl Hub {
     async fn subscribe(&self, user: Uuid, entry: &Arc<UserEntry>) -> Result<(), String> {
         let subject = self.subjects.user_delivery(user);
         let subscribed = tokio::time::timeout(SUBSCRIBE_TIMEOUT, async {
-            let sub = self.nats.subscribe(subject).await.map_err(|e| e.to_string())?;
+            let sub = self
+                .nats
+                .subscribe(subject)
+                .await
+                .map_err(|e| e.to_string())?;
             // The flush makes the server acknowledge the SUB, so nothing published after
             // this point is missed.
             self.nats.flush().await.map_err(|e| e.to_string())?;

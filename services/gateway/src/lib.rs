@@ -5,14 +5,14 @@
 //! another replica needs lives here: a user on replica A receives what a user on replica B
 //! sends because both replicas subscribe to the users they hold.
 //!
-//! - [`config`]: settings.
-//! - [`state`]: what requests and connections share.
-//! - [`ws`]: the upgrade, the framing, the connection loop.
-//! - [`hub`]: users, connections and their NATS subscriptions.
-//! - [`chat_client`]: commands to the chat service.
-//! - [`rest`]: the REST fallback.
-//! - [`rate_limit`]: per-user token buckets.
-//! - [`metrics`]: Prometheus metrics.
+//! - [`config`] — settings.
+//! - [`state`] — what requests and connections share.
+//! - [`ws`] — the upgrade, the framing, the connection loop.
+//! - [`hub`] — users, connections and their NATS subscriptions.
+//! - [`chat_client`] — commands to the chat service.
+//! - [`rest`] — the REST fallback.
+//! - [`rate_limit`] — per-user token buckets.
+//! - [`metrics`] — Prometheus metrics.
 
 pub mod chat_client;
 pub mod config;
@@ -73,7 +73,10 @@ impl Application {
                 settings.request_timeout,
                 metrics.clone(),
             ),
-            limiter: rate_limit::RateLimiter::new(settings.rate_limit_per_user, settings.rate_limit_burst),
+            limiter: rate_limit::RateLimiter::new(
+                settings.rate_limit_per_user,
+                settings.rate_limit_burst,
+            ),
             verifier,
             nats,
             metrics,
@@ -115,7 +118,10 @@ impl Application {
 
         shutdown.cancelled().await;
         state.draining.store(true, Ordering::Release);
-        tracing::info!(connections = state.hub.connection_count(), "draining connections");
+        tracing::info!(
+            connections = state.hub.connection_count(),
+            "draining connections"
+        );
         state.shutdown.cancel();
         state.tracker.close();
         if tokio::time::timeout(state.settings.drain_timeout, state.tracker.wait())
@@ -147,18 +153,26 @@ fn router(state: Arc<GatewayState>) -> Router {
         .with_state(state)
 }
 
-async fn readyz(axum::extract::State(state): axum::extract::State<Arc<GatewayState>>) -> axum::response::Response {
+async fn readyz(
+    axum::extract::State(state): axum::extract::State<Arc<GatewayState>>,
+) -> axum::response::Response {
     use axum::http::StatusCode;
     use axum::response::IntoResponse;
     if state.draining() {
         return (StatusCode::SERVICE_UNAVAILABLE, "not ready: draining\n").into_response();
     }
     if !switchboard_common::nats::is_connected(&state.nats) {
-        return (StatusCode::SERVICE_UNAVAILABLE, "not ready: NATS is not connected\n").into_response();
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: NATS is not connected\n",
+        )
+            .into_response();
     }
     (StatusCode::OK, "ready\n").into_response()
 }
 
-async fn metrics(axum::extract::State(state): axum::extract::State<Arc<GatewayState>>) -> axum::response::Response {
+async fn metrics(
+    axum::extract::State(state): axum::extract::State<Arc<GatewayState>>,
+) -> axum::response::Response {
     switchboard_common::ops::render_metrics(&state.metrics.registry)
 }

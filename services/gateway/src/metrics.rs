@@ -18,15 +18,20 @@ impl GatewayMetrics {
         let labels = std::iter::once(("gateway".to_owned(), gateway_id.to_owned())).collect();
         let registry = Registry::new_custom(Some("switchboard_gateway".into()), Some(labels))
             .expect("valid registry");
-        let connections = IntGauge::new("connections", "Open WebSocket connections").expect("metric");
-        let users = IntGauge::new("users", "Users with at least one connection here").expect("metric");
+        let connections =
+            IntGauge::new("connections", "Open WebSocket connections").expect("metric");
+        let users =
+            IntGauge::new("users", "Users with at least one connection here").expect("metric");
         let events_in = IntCounterVec::new(
             Opts::new("events_in_total", "Client events received, by event"),
             &["event"],
         )
         .expect("metric");
         let events_out = IntCounterVec::new(
-            Opts::new("events_out_total", "Server events queued to connections, by event"),
+            Opts::new(
+                "events_out_total",
+                "Server events queued to connections, by event",
+            ),
             &["event"],
         )
         .expect("metric");
@@ -41,8 +46,11 @@ impl GatewayMetrics {
             "Connections closed because their outbound queue was full",
         )
         .expect("metric");
-        let nats_errors =
-            IntCounter::new("nats_errors_total", "Failed NATS requests and subscriptions").expect("metric");
+        let nats_errors = IntCounter::new(
+            "nats_errors_total",
+            "Failed NATS requests and subscriptions",
+        )
+        .expect("metric");
         for c in [
             Box::new(connections.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(users.clone()),

@@ -46,7 +46,9 @@ impl RateLimiter {
         let mut buckets = self.buckets.lock().expect("rate limiter lock");
         if buckets.len() >= PRUNE_AT {
             let (rate, burst) = (self.per_second, self.burst);
-            buckets.retain(|_, b| b.tokens + now.duration_since(b.refilled).as_secs_f64() * rate < burst);
+            buckets.retain(|_, b| {
+                b.tokens + now.duration_since(b.refilled).as_secs_f64() * rate < burst
+            });
         }
         let bucket = buckets.entry(user).or_insert(Bucket {
             tokens: self.burst,

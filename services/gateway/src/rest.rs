@@ -17,11 +17,13 @@ use crate::ws::session::{SendMessageData, send_command};
 
 /// `{"error":{"code","message"}}` with the status that fits the code.
 pub fn error_response(e: &WireError) -> Response {
-    let status = StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let status =
+        StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body = serde_json::to_vec(&serde_json::json!({ "error": e })).expect("serialises");
     let mut r = (status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
     if e.code == ErrorCode::RateLimited {
-        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     }
     r
 }
@@ -30,10 +32,17 @@ fn json_response(status: StatusCode, body: Bytes) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-async fn authenticate(state: &GatewayState, req_headers: &axum::http::HeaderMap) -> Result<VerifiedToken, WireError> {
+async fn authenticate(
+    state: &GatewayState,
+    req_headers: &axum::http::HeaderMap,
+) -> Result<VerifiedToken, WireError> {
     state.check_origin(req_headers)?;
-    let raw = bearer(req_headers)?
-        .ok_or_else(|| WireError::new(ErrorCode::Unauthorized, "missing Authorization: Bearer token"))?;
+    let raw = bearer(req_headers)?.ok_or_else(|| {
+        WireError::new(
+            ErrorCode::Unauthorized,
+            "missing Authorization: Bearer token",
+        )
+    })?;
     let token = state
         .verifier
         .verify(&raw)
@@ -51,7 +60,10 @@ pub async fn send_message(State(state): State<Arc<GatewayState>>, req: Request) 
         let data: SendMessageData = serde_json::from_slice(&body)
             .map_err(|e| WireError::new(ErrorCode::InvalidRequest, format!("invalid body: {e}")))?;
         state.check_send_rate(token.user_id)?;
-        state.chat.call(None, send_command(token.user_id, data)).await
+        state
+            .chat
+            .call(None, send_command(token.user_id, data))
+            .await
     }
     .await;
     match result {
@@ -76,7 +88,10 @@ pub async fn history(
                 "before" if !v.is_empty() => before = Some(v.into_owned()),
                 "limit" if !v.is_empty() => {
                     limit = Some(v.parse::<u32>().map_err(|_| {
-                        WireError::new(ErrorCode::InvalidRequest, "limit must be a positive integer")
+                        WireError::new(
+                            ErrorCode::InvalidRequest,
+                            "limit must be a positive integer",
+                        )
                     })?)
                 }
                 _ => {}

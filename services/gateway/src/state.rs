@@ -57,8 +57,12 @@ impl GatewayState {
         let max = self.settings.max_connections;
         let reserved = self
             .open_sockets
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1));
-        reserved.ok().map(|_| ConnectionPermit(self.open_sockets.clone()))
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            });
+        reserved
+            .ok()
+            .map(|_| ConnectionPermit(self.open_sockets.clone()))
     }
 
     /// Browser `Origin` against the allow-list; requests without one are not from a page.
@@ -97,7 +101,12 @@ impl GatewayState {
         &self,
         token: &switchboard_common::auth::VerifiedToken,
     ) -> Result<(), WireError> {
-        if self.rest_users.lock().expect("rest users lock").contains(&token.user_id) {
+        if self
+            .rest_users
+            .lock()
+            .expect("rest users lock")
+            .contains(&token.user_id)
+        {
             return Ok(());
         }
         self.chat.upsert_user(token).await?;

@@ -11,9 +11,15 @@ use uuid::Uuid;
 
 use crate::{DEMO_USERS, resolve_user};
 
-const HELP: &str = "type a line to send it · /to <user> · /history · /sync · /read <messageId> · /quit";
+const HELP: &str =
+    "type a line to send it · /to <user> · /history · /sync · /read <messageId> · /quit";
 
-pub(crate) async fn run(url: &str, token: &str, mut to: Option<Uuid>, auto_read: bool) -> anyhow::Result<()> {
+pub(crate) async fn run(
+    url: &str,
+    token: &str,
+    mut to: Option<Uuid>,
+    auto_read: bool,
+) -> anyhow::Result<()> {
     let sep = if url.contains('?') { '&' } else { '?' };
     let (ws, _) = tokio_tungstenite::connect_async(format!("{url}{sep}token={token}"))
         .await
@@ -61,13 +67,11 @@ pub(crate) async fn run(url: &str, token: &str, mut to: Option<Uuid>, auto_read:
                 match frame? {
                     Message::Text(t) => {
                         let v: Value = serde_json::from_str(t.as_str()).unwrap_or(Value::Null);
-                        if let Some(reply) = show(&v, &mut pending) {
-                            if auto_read {
-                                let ack = next_ack;
-                                next_ack += 1;
-                                pending.insert(ack, "mark_message_read");
-                                sink.send(Message::Text(json!({"event": "mark_message_read", "data": {"messageId": reply}, "ack": ack}).to_string().into())).await?;
-                            }
+                        if let Some(reply) = show(&v, &mut pending) && auto_read {
+                            let ack = next_ack;
+                            next_ack += 1;
+                            pending.insert(ack, "mark_message_read");
+                            sink.send(Message::Text(json!({"event": "mark_message_read", "data": {"messageId": reply}, "ack": ack}).to_string().into())).await?;
                         }
                     }
                     Message::Close(f) => {
@@ -88,23 +92,55 @@ fn show(v: &Value, pending: &mut HashMap<u64, &'static str>) -> Option<String> {
     if let Some(ack) = v["ack"].as_u64() {
         let what = pending.remove(&ack).unwrap_or("request");
         if let Some(err) = v.get("error") {
-            eprintln!("! {what} failed: {} ({})", err["message"].as_str().unwrap_or(""), err["code"].as_str().unwrap_or(""));
+            eprintln!(
+                "! {what} failed: {} ({})",
+                err["message"].as_str().unwrap_or(""),
+                err["code"].as_str().unwrap_or("")
+            );
         } else if what == "history" || what == "sync" {
-            let mut msgs: Vec<&Value> = v["data"]["messages"].as_array().map(|a| a.iter().collect()).unwrap_or_default();
-            if what == "history" { msgs.reverse(); }
-            for m in msgs { print_message(m); }
+            let mut msgs: Vec<&Value> = v["data"]["messages"]
+                .as_array()
+                .map(|a| a.iter().collect())
+                .unwrap_or_default();
+            if what == "history" {
+                msgs.reverse();
+            }
+            for m in msgs {
+                print_message(m);
+            }
         } else if what == "send_message" {
-            eprintln!("✓ sent {}", v["data"]["message"]["id"].as_str().unwrap_or(""));
+            eprintln!(
+                "✓ sent {}",
+                v["data"]["message"]["id"].as_str().unwrap_or("")
+            );
         }
         return None;
     }
     let data = &v["data"];
     match v["event"].as_str().unwrap_or("") {
-        "connected" => eprintln!("connected as {} ({})", name_str(data["userId"].as_str().unwrap_or("")), data["connectionId"].as_str().unwrap_or("")),
-        "message_received" => { print_message(data); return data["id"].as_str().map(str::to_owned); }
-        "message_sent" => { print!("(other device) "); print_message(data); }
-        "message_read" => eprintln!("✓✓ {} read by {}", data["messageId"].as_str().unwrap_or(""), name_str(data["readerId"].as_str().unwrap_or(""))),
-        "error" => eprintln!("! {} ({})", data["message"].as_str().unwrap_or(""), data["code"].as_str().unwrap_or("")),
+        "connected" => eprintln!(
+            "connected as {} ({})",
+            name_str(data["userId"].as_str().unwrap_or("")),
+            data["connectionId"].as_str().unwrap_or("")
+        ),
+        "message_received" => {
+            print_message(data);
+            return data["id"].as_str().map(str::to_owned);
+        }
+        "message_sent" => {
+            print!("(other device) ");
+            print_message(data);
+        }
+        "message_read" => eprintln!(
+            "✓✓ {} read by {}",
+            data["messageId"].as_str().unwrap_or(""),
+            name_str(data["readerId"].as_str().unwrap_or(""))
+        ),
+        "error" => eprintln!(
+            "! {} ({})",
+            data["message"].as_str().unwrap_or(""),
+            data["code"].as_str().unwrap_or("")
+        ),
         other => eprintln!("{other}: {data}"),
     }
     None

@@ -6,7 +6,8 @@ use switchboard_proto::chat::v1::{self as pb, user_service_client::UserServiceCl
 const CHUNK: usize = 1000;
 
 pub(crate) async fn run(file: &std::path::Path, grpc: &str) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     let mut users = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -15,7 +16,10 @@ pub(crate) async fn run(file: &std::path::Path, grpc: &str) -> anyhow::Result<()
         }
         let cols: Vec<&str> = line.split(',').map(str::trim).collect();
         if cols.len() != 4 {
-            bail!("line {}: expected 4 columns id,email,display_name,role", n + 1);
+            bail!(
+                "line {}: expected 4 columns id,email,display_name,role",
+                n + 1
+            );
         }
         let role = match cols[3] {
             "applicant" => pb::Role::Applicant,
@@ -42,7 +46,9 @@ pub(crate) async fn run(file: &std::path::Path, grpc: &str) -> anyhow::Result<()
     let mut changed = 0;
     for chunk in users.chunks(CHUNK) {
         let reply = client
-            .upsert_users(pb::UpsertUsersRequest { users: chunk.to_vec() })
+            .upsert_users(pb::UpsertUsersRequest {
+                users: chunk.to_vec(),
+            })
             .await
             .context("UpsertUsers")?;
         changed += reply.into_inner().upserted;

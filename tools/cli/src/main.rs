@@ -15,10 +15,30 @@ use uuid::Uuid;
 
 /// The demo users that `scripts/seed.sql` creates, by first name.
 pub(crate) const DEMO_USERS: &[(&str, &str, &str, &str)] = &[
-    ("alice", "018f0000-0000-7000-8000-000000000001", "Alice Applicant", "applicant"),
-    ("bob", "018f0000-0000-7000-8000-000000000002", "Bob Applicant", "applicant"),
-    ("lena", "018f0000-0000-7000-8000-000000000003", "Lena Lawyer", "lawyer"),
-    ("marc", "018f0000-0000-7000-8000-000000000004", "Marc Lawyer", "lawyer"),
+    (
+        "alice",
+        "018f0000-0000-7000-8000-000000000001",
+        "Alice Applicant",
+        "applicant",
+    ),
+    (
+        "bob",
+        "018f0000-0000-7000-8000-000000000002",
+        "Bob Applicant",
+        "applicant",
+    ),
+    (
+        "lena",
+        "018f0000-0000-7000-8000-000000000003",
+        "Lena Lawyer",
+        "lawyer",
+    ),
+    (
+        "marc",
+        "018f0000-0000-7000-8000-000000000004",
+        "Marc Lawyer",
+        "lawyer",
+    ),
 ];
 
 /// The dev secret `scripts/dev.sh` uses when `JWT_SECRET` is not set.
@@ -80,19 +100,25 @@ pub(crate) fn resolve_user(name_or_id: &str) -> anyhow::Result<Uuid> {
     {
         return Ok(Uuid::parse_str(id)?);
     }
-    Uuid::parse_str(name_or_id).with_context(|| format!("{name_or_id:?} is neither a UUID nor a demo user"))
+    Uuid::parse_str(name_or_id)
+        .with_context(|| format!("{name_or_id:?} is neither a UUID nor a demo user"))
 }
 
 fn mint(user: &str, ttl: u64, secret: &str) -> anyhow::Result<String> {
     let id = resolve_user(user)?;
-    let extra = match DEMO_USERS.iter().find(|(_, uid, ..)| *uid == id.to_string()) {
+    let extra = match DEMO_USERS
+        .iter()
+        .find(|(_, uid, ..)| *uid == id.to_string())
+    {
         Some((name, _, display, role)) => serde_json::json!({
             "name": display, "role": role,
             "email": format!("{name}@{}.example", if *role == "lawyer" { "lawyers" } else { "applicants" }),
         }),
         None => serde_json::json!({}),
     };
-    Ok(switchboard_common::auth::mint_hs256(secret, id, ttl, extra)?)
+    Ok(switchboard_common::auth::mint_hs256(
+        secret, id, ttl, extra,
+    )?)
 }
 
 #[tokio::main]

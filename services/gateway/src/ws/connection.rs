@@ -63,7 +63,13 @@ where
     };
     if let Err(e) = state.chat.upsert_user(&token).await {
         tracing::warn!(error = %e, "cannot record the user; refusing the connection");
-        close(&mut ws, close_code::TRY_AGAIN_LATER, "service unavailable; retry", write_timeout).await;
+        close(
+            &mut ws,
+            close_code::TRY_AGAIN_LATER,
+            "service unavailable; retry",
+            write_timeout,
+        )
+        .await;
         return;
     }
 
@@ -78,7 +84,13 @@ where
     };
     if let Err(e) = state.hub.register(user_id, handle).await {
         tracing::warn!(error = %e, "cannot subscribe to the user's deliveries");
-        close(&mut ws, close_code::TRY_AGAIN_LATER, "service unavailable; retry", write_timeout).await;
+        close(
+            &mut ws,
+            close_code::TRY_AGAIN_LATER,
+            "service unavailable; retry",
+            write_timeout,
+        )
+        .await;
         return;
     }
     state.metrics.connections.inc();
@@ -90,11 +102,19 @@ where
         "connectionId": connection_id.to_string(),
     }))
     .expect("serialises");
-    let mut ok = write(&mut ws, Message::Text(native::encode_event("connected", &connected)), write_timeout).await;
-    if ok {
-        if let Some(ack) = auth_ack {
-            ok = write(&mut ws, Message::Text(native::encode_ack(ack, &Ok(connected.into()))), write_timeout).await;
-        }
+    let mut ok = write(
+        &mut ws,
+        Message::Text(native::encode_event("connected", &connected)),
+        write_timeout,
+    )
+    .await;
+    if ok && let Some(ack) = auth_ack {
+        ok = write(
+            &mut ws,
+            Message::Text(native::encode_ack(ack, &Ok(connected.into()))),
+            write_timeout,
+        )
+        .await;
     }
     if ok {
         run(&mut ws, &state, &mut session, &control, &mut outbound).await;
@@ -117,10 +137,14 @@ async fn run<S>(
     let settings = &state.settings;
     let write_timeout = settings.write_timeout;
     let mut in_flight: FuturesUnordered<BoxFuture<'static, Reply>> = FuturesUnordered::new();
-    let mut ping = tokio::time::interval_at(Instant::now() + settings.ping_interval, settings.ping_interval);
+    let mut ping = tokio::time::interval_at(
+        Instant::now() + settings.ping_interval,
+        settings.ping_interval,
+    );
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_heard = Instant::now();
-    let mut expiry: Pin<Box<tokio::time::Sleep>> = Box::pin(tokio::time::sleep_until(deadline(session.expires_at)));
+    let mut expiry: Pin<Box<tokio::time::Sleep>> =
+        Box::pin(tokio::time::sleep_until(deadline(session.expires_at)));
 
     loop {
         tokio::select! {
@@ -231,7 +255,10 @@ async fn run<S>(
 }
 
 /// Waits for `{"event":"auth","data":{"token":…}}`; the error is the close reason.
-async fn await_auth_frame<S>(ws: &mut S, state: &GatewayState) -> Result<(VerifiedToken, Option<u64>), String>
+async fn await_auth_frame<S>(
+    ws: &mut S,
+    state: &GatewayState,
+) -> Result<(VerifiedToken, Option<u64>), String>
 where
     S: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin + Send,
 {
@@ -239,7 +266,9 @@ where
     loop {
         let frame = match tokio::time::timeout_at(deadline, ws.next()).await {
             Err(_) => return Err("authentication timeout".into()),
-            Ok(None) | Ok(Some(Err(_))) => return Err("connection lost before authentication".into()),
+            Ok(None) | Ok(Some(Err(_))) => {
+                return Err("connection lost before authentication".into());
+            }
             Ok(Some(Ok(frame))) => frame,
         };
         let text = match frame {
@@ -253,9 +282,12 @@ where
                 struct AuthData {
                     token: String,
                 }
-                let data: AuthData = crate::ws::session::parse("auth", data.as_deref())
-                    .map_err(|e| e.message)?;
-                let token = state.verifier.verify(&data.token).map_err(|e| e.to_string())?;
+                let data: AuthData =
+                    crate::ws::session::parse("auth", data.as_deref()).map_err(|e| e.message)?;
+                let token = state
+                    .verifier
+                    .verify(&data.token)
+                    .map_err(|e| e.to_string())?;
                 Ok((token, ack))
             }
             _ => Err("the first frame must be {\"event\":\"auth\",\"data\":{\"token\":…}}".into()),
@@ -264,7 +296,12 @@ where
 }
 
 /// Writes an ack, or an `error` event when the frame had no ack and failed.
-async fn write_reply<S>(ws: &mut S, ack: Option<u64>, result: Result<Bytes, WireError>, timeout: Duration) -> bool
+async fn write_reply<S>(
+    ws: &mut S,
+    ack: Option<u64>,
+    result: Result<Bytes, WireError>,
+    timeout: Duration,
+) -> bool
 where
     S: Sink<Message, Error = WsError> + Unpin,
 {
@@ -279,7 +316,10 @@ async fn write<S>(ws: &mut S, message: Message, timeout: Duration) -> bool
 where
     S: Sink<Message, Error = WsError> + Unpin,
 {
-    matches!(tokio::time::timeout(timeout, ws.send(message)).await, Ok(Ok(())))
+    matches!(
+        tokio::time::timeout(timeout, ws.send(message)).await,
+        Ok(Ok(()))
+    )
 }
 
 async fn write_all<S, I>(ws: &mut S, messages: I, timeout: Duration) -> bool

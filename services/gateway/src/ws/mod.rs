@@ -1,8 +1,8 @@
 //! WebSocket endpoints: the HTTP upgrade, the connection loop, the framing.
 //!
-//! - [`native`]: the native JSON framing.
-//! - [`session`]: what each client event does, framing aside.
-//! - [`connection`]: the per-connection task.
+//! - [`native`] — the native JSON framing.
+//! - [`session`] — what each client event does, framing aside.
+//! - [`connection`] — the per-connection task.
 
 pub mod connection;
 pub mod native;
@@ -31,14 +31,17 @@ pub async fn upgrade(State(state): State<Arc<GatewayState>>, mut req: Request) -
     }
     let key = match websocket_key(req.headers()) {
         Ok(k) => k,
-        Err(e) => return e,
+        Err(e) => return *e,
     };
     let token = match token_from_request(&state, &req) {
         Ok(t) => t,
         Err(e) => return error_response(&e),
     };
     if state.draining() {
-        return error_response(&WireError::new(ErrorCode::Unavailable, "gateway is shutting down"));
+        return error_response(&WireError::new(
+            ErrorCode::Unavailable,
+            "gateway is shutting down",
+        ));
     }
     let Some(permit) = state.try_reserve_connection() else {
         return error_response(&WireError::new(
@@ -47,7 +50,11 @@ pub async fn upgrade(State(state): State<Arc<GatewayState>>, mut req: Request) -
         ));
     };
     let Some(on_upgrade) = req.extensions_mut().remove::<hyper::upgrade::OnUpgrade>() else {
-        return (StatusCode::INTERNAL_SERVER_ERROR, "connection cannot be upgraded").into_response();
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "connection cannot be upgraded",
+        )
+            .into_response();
     };
     let config = WebSocketConfig::default()
         .max_message_size(Some(state.settings.max_frame_bytes))
@@ -61,7 +68,12 @@ pub async fn upgrade(State(state): State<Arc<GatewayState>>, mut req: Request) -
         let _permit = permit;
         match on_upgrade.await {
             Ok(upgraded) => {
-                let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
+                let ws = WebSocketStream::from_raw_socket(
+                    TokioIo::new(upgraded),
+                    Role::Server,
+                    Some(config),
+                )
+                .await;
                 connection::serve(ws, task_state, token).await;
             }
             Err(e) => tracing::debug!(error = %e, "upgrade failed"),
@@ -74,13 +86,14 @@ pub async fn upgrade(State(state): State<Arc<GatewayState>>, mut req: Request) -
     h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
     h.insert(
         header::SEC_WEBSOCKET_ACCEPT,
-        HeaderValue::from_str(&derive_accept_key(key.as_bytes())).expect("base64 is a valid header"),
+        HeaderValue::from_str(&derive_accept_key(key.as_bytes()))
+            .expect("base64 is a valid header"),
     );
     response
 }
 
 /// The `Sec-WebSocket-Key` of a valid upgrade request.
-fn websocket_key(headers: &HeaderMap) -> Result<String, Response> {
+fn websocket_key(headers: &HeaderMap) -> Result<String, Box<Response>> {
     let has_token = |name: header::HeaderName, token: &str| {
         headers.get_all(name).iter().any(|v| {
             v.to_str()
@@ -92,22 +105,30 @@ fn websocket_key(headers: &HeaderMap) -> Result<String, Response> {
     if !has_token(header::UPGRADE, "websocket") || !has_token(header::CONNECTION, "upgrade") {
         let mut r = bad("this endpoint speaks WebSocket only (Upgrade: websocket)");
         *r.status_mut() = StatusCode::UPGRADE_REQUIRED;
-        r.headers_mut().insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-        return Err(r);
+        r.headers_mut()
+            .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        return Err(Box::new(r));
     }
-    if headers.get(header::SEC_WEBSOCKET_VERSION).and_then(|v| v.to_str().ok()) != Some("13") {
-        return Err(bad("Sec-WebSocket-Version must be 13"));
+    if headers
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .and_then(|v| v.to_str().ok())
+        != Some("13")
+    {
+        return Err(Box::new(bad("Sec-WebSocket-Version must be 13")));
     }
     headers
         .get(header::SEC_WEBSOCKET_KEY)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
-        .ok_or_else(|| bad("Sec-WebSocket-Key is missing"))
+        .ok_or_else(|| Box::new(bad("Sec-WebSocket-Key is missing")))
 }
 
 /// The token of an upgrade request: `Authorization: Bearer` first, then `?token=`. `None`
 /// means the client will authenticate with its first frame.
-fn token_from_request(state: &GatewayState, req: &Request) -> Result<Option<VerifiedToken>, WireError> {
+fn token_from_request(
+    state: &GatewayState,
+    req: &Request,
+) -> Result<Option<VerifiedToken>, WireError> {
     let raw = match bearer(req.headers())? {
         Some(t) => Some(t),
         None => req.uri().query().and_then(|q| {
@@ -135,7 +156,9 @@ pub fn bearer(headers: &HeaderMap) -> Result<Option<String>, WireError> {
         .to_str()
         .map_err(|_| WireError::new(ErrorCode::Unauthorized, "Authorization header is not text"))?;
     match value.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
             Ok(Some(token.trim().to_owned()))
         }
         _ => Err(WireError::new(

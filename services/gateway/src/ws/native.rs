@@ -34,9 +34,7 @@ pub fn decode(text: &str) -> Inbound {
         Err(e) => {
             return Inbound::Malformed {
                 ack: None,
-                message: format!(
-                    "frame must be a JSON object {{\"event\",\"data\",\"ack\"}}: {e}"
-                ),
+                message: format!("frame must be a JSON object {{\"event\",\"data\",\"ack\"}}: {e}"),
             };
         }
     };
@@ -52,7 +50,11 @@ pub fn decode(text: &str) -> Inbound {
             }
         },
     };
-    let name = match frame.event.as_deref().map(|r| serde_json::from_str::<String>(r.get())) {
+    let name = match frame
+        .event
+        .as_deref()
+        .map(|r| serde_json::from_str::<String>(r.get()))
+    {
         Some(Ok(name)) if !name.is_empty() => name,
         _ => {
             return Inbound::Malformed {
@@ -88,8 +90,7 @@ pub fn encode_ack(ack: u64, result: &Result<Bytes, WireError>) -> Utf8Bytes {
             text(out)
         }
         Err(e) => text(
-            serde_json::to_vec(&serde_json::json!({ "ack": ack, "error": e }))
-                .expect("serialises"),
+            serde_json::to_vec(&serde_json::json!({ "ack": ack, "error": e })).expect("serialises"),
         ),
     }
 }
@@ -134,12 +135,30 @@ mod tests {
 
     #[test]
     fn malformed_frames_keep_a_usable_ack() {
-        assert!(matches!(decode("not json"), Inbound::Malformed { ack: None, .. }));
-        assert!(matches!(decode("[1,2]"), Inbound::Malformed { ack: None, .. }));
-        assert!(matches!(decode(r#"{"event":"x","ack":-1}"#), Inbound::Malformed { ack: None, .. }));
-        assert!(matches!(decode(r#"{"event":"x","ack":1.5}"#), Inbound::Malformed { ack: None, .. }));
-        assert!(matches!(decode(r#"{"event":5,"ack":3}"#), Inbound::Malformed { ack: Some(3), .. }));
-        assert!(matches!(decode(r#"{"ack":4}"#), Inbound::Malformed { ack: Some(4), .. }));
+        assert!(matches!(
+            decode("not json"),
+            Inbound::Malformed { ack: None, .. }
+        ));
+        assert!(matches!(
+            decode("[1,2]"),
+            Inbound::Malformed { ack: None, .. }
+        ));
+        assert!(matches!(
+            decode(r#"{"event":"x","ack":-1}"#),
+            Inbound::Malformed { ack: None, .. }
+        ));
+        assert!(matches!(
+            decode(r#"{"event":"x","ack":1.5}"#),
+            Inbound::Malformed { ack: None, .. }
+        ));
+        assert!(matches!(
+            decode(r#"{"event":5,"ack":3}"#),
+            Inbound::Malformed { ack: Some(3), .. }
+        ));
+        assert!(matches!(
+            decode(r#"{"ack":4}"#),
+            Inbound::Malformed { ack: Some(4), .. }
+        ));
     }
 
     #[test]
@@ -154,6 +173,9 @@ mod tests {
         );
         let err = encode_ack(4, &Err(WireError::new(ErrorCode::NotFound, "gone")));
         let v: serde_json::Value = serde_json::from_str(err.as_str()).unwrap();
-        assert_eq!(v, serde_json::json!({"ack":4,"error":{"code":"not_found","message":"gone"}}));
+        assert_eq!(
+            v,
+            serde_json::json!({"ack":4,"error":{"code":"not_found","message":"gone"}})
+        );
     }
 }

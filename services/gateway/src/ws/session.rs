@@ -87,7 +87,12 @@ struct RefreshTokenData {
 }
 
 impl Session {
-    pub fn new(state: Arc<GatewayState>, user_id: Uuid, connection_id: Uuid, expires_at: u64) -> Self {
+    pub fn new(
+        state: Arc<GatewayState>,
+        user_id: Uuid,
+        connection_id: Uuid,
+        expires_at: u64,
+    ) -> Self {
         Self {
             user_id,
             connection_id,
@@ -176,9 +181,11 @@ impl Session {
         let expires_at = chrono::DateTime::from_timestamp(token.expires_at as i64, 0)
             .map(switchboard_common::wire::format_time)
             .unwrap_or_default();
-        Ok(serde_json::to_vec(&serde_json::json!({ "expiresAt": expires_at }))
-            .expect("serialises")
-            .into())
+        Ok(
+            serde_json::to_vec(&serde_json::json!({ "expiresAt": expires_at }))
+                .expect("serialises")
+                .into(),
+        )
     }
 }
 

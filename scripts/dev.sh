@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Runs the whole system locally (SPEC §7): PostgreSQL and NATS (the machine's, started or
+# installed when missing), migrations and demo users, the chat service, two gateway
+# replicas and a load balancer in front of them on one port. Ctrl-C stops everything this
+# script started, and nothing else.
+#
+# Every environment variable given to this script reaches every service it starts.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+export JWT_SECRET="${JWT_SECRET:-switchboard-dev-secret-change-me}"
+export NATS_URL="${NATS_URL:-nats://127.0.0.1:4222}"
+export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/switchboard}"
+export NATS_SUBJECT_PREFIX="${NATS_SUBJECT_PREFIX:-sb}"
+LB_PORT="${LB_PORT:-8080}"
+GATEWAY1_PORT="${GATEWAY1_PORT:-8081}"
+GATEWAY2_PORT="${GATEWAY2_PORT:-8082}"
+export CHAT_GRPC_ADDR="${CHAT_GRPC_ADDR:-127.0.0.1:50051}"
+export CHAT_HTTP_ADDR="${CHAT_HTTP_ADDR:-127.0.0.1:9101}"
+export ALLOWED_ORIGINS="${ALLOWED_ORIGINS:-http://localhost:$LB_PORT,http://127.0.0.1:$LB_PORT}"
+PROFILE="${PROFILE:-debug}"   # PROFILE=release for an optimised build
+run_dir="$root/.dev"
+mkdir -p "$run_dir"
+
+pids=()
+cleanup() {
+  trap - INT TERM EXIT
+  if [ ${#pids[@]} -gt 0 ]; then
+    echo
+    echo "stopping ${#pids[@]} processes"
+    kill -TERM "${pids[@]}" 2>/dev/null || true
+    wait "${pids[@]}" 2>/dev/null || true
+  fi
+  exit 0
+}
+trap cleanup INT TERM EXIT
+
+echo "== PostgreSQL and NATS"
+scripts/ensure-services.sh
+if ! command -v haproxy >/dev/null 2>&1; then
+  echo "== installing haproxy (the local load balancer)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null
+fi
+
+db_name="${DATABASE_URL##*/}"
+db_admin="${DATABASE_URL%/*}/postgres"
+if ! psql "$db_admin" -Atc "SELECT 1 FROM pg_database WHERE datname = '$db_name'" | grep -q 1; then
+  psql "$db_admin" -qc "CREATE DATABASE \"$db_name\""
+fi
+
+echo "== building ($PROFILE)"
+if [ "$PROFILE" = release ]; then cargo build --release --bins; else cargo build --bins; fi
+bin="$root/target/$PROFILE"
+
+start() { # name, then the command; logs go to .dev/<name>.log
+  local name=$1; shift
+  "$@" >"$run_dir/$name.log" 2>&1 &
+  pids+=($!)
+}
+
+wait_ready() { # name, url
+  for _ in $(seq 1 150); do
+    if curl -fsS "$2" >/dev/null 2>&1; then return 0; fi
+    sleep 0.2
+  done
+  echo "$1 did not become ready; see $run_dir/$1.log" >&2
+  tail -n 20 "$run_dir/$1.log" >&2
+  exit 1
+}
+
+echo "== chat service (applies migrations)"
+start chat "$bin/switchboard-chat"
+wait_ready chat "http://$CHAT_HTTP_ADDR/readyz"
+psql "$DATABASE_URL" -q -f scripts/seed.sql
+
+echo "== gateways on :$GATEWAY1_PORT and :$GATEWAY2_PORT"
+GATEWAY_ADDR="127.0.0.1:$GATEWAY1_PORT" GATEWAY_ID=gw1 start gateway1 "$bin/switchboard-gateway"
+GATEWAY_ADDR="127.0.0.1:$GATEWAY2_PORT" GATEWAY_ID=gw2 start gateway2 "$bin/switchboard-gateway"
+wait_ready gateway1 "http://127.0.0.1:$GATEWAY1_PORT/readyz"
+wait_ready gateway2 "http://127.0.0.1:$GATEWAY2_PORT/readyz"
+
+echo "== load balancer on :$LB_PORT"
+cat >"$run_dir/haproxy.cfg" <<CFG
+global
+    # Two descriptors per proxied connection, and a process may hold 20,000 here.
+    maxconn 9500
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 1h
+    timeout server 1h
+    timeout tunnel 1h
+frontend switchboard
+    bind 127.0.0.1:$LB_PORT
+    default_backend gateways
+backend gateways
+    balance leastconn
+    option httpchk GET /readyz
+    http-check expect status 200
+    server gw1 127.0.0.1:$GATEWAY1_PORT check inter 1s fall 2 rise 1
+    server gw2 127.0.0.1:$GATEWAY2_PORT check inter 1s fall 2 rise 1
+CFG
+start haproxy haproxy -W -db -f "$run_dir/haproxy.cfg"
+wait_ready haproxy "http://127.0.0.1:$LB_PORT/healthz"
+
+alice=$("$bin/switchboard" token --user alice)
+lena=$("$bin/switchboard" token --user lena)
+cat <<MSG
+
+Switchboard is running.
+  WebSocket   ws://127.0.0.1:$LB_PORT/ws            (replicas :$GATEWAY1_PORT and :$GATEWAY2_PORT)
+  REST        http://127.0.0.1:$LB_PORT/v1/...
+  chat gRPC   $CHAT_GRPC_ADDR
+  JWT_SECRET  $JWT_SECRET   (dev default unless you set JWT_SECRET)
+  logs        $run_dir/*.log
+
+Demo tokens (24 h):
+  alice (applicant)  $alice
+  lena (lawyer)      $lena
+
+Chat from two terminals, one per replica:
+  $bin/switchboard chat --url ws://127.0.0.1:$GATEWAY1_PORT/ws --user alice --to lena
+  $bin/switchboard chat --url ws://127.0.0.1:$GATEWAY2_PORT/ws --user lena --to alice --auto-read
+
+Ctrl-C stops everything.
+MSG
+
+# Run until Ctrl-C or until a service dies.
+wait -n "${pids[@]}" || true
+echo "a service exited; stopping the rest" >&2
