@@ -508,3 +508,45 @@ async fn many_concurrent_senders_share_group_commits_and_lose_nothing() {
     assert_eq!(all, sorted);
     assert_eq!(all.len(), 200);
 }
+
+#[tokio::test]
+async fn a_peer_that_never_answers_pings_is_dropped() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let stack = Stack::start_with(StackOptions {
+        chat_replicas: 1,
+        gateway_replicas: 1,
+        gateway_env: vec![
+            ("PING_INTERVAL_MS".into(), "300".into()),
+            ("PONG_TIMEOUT_MS".into(), "300".into()),
+        ],
+        ..StackOptions::default()
+    })
+    .await;
+    // A raw socket: it upgrades, then never reads a frame nor answers a ping.
+    let addr = stack.gateways[0].addr("http");
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "GET /ws?token={} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+        token(Uuid::now_v7())
+    );
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let started = std::time::Instant::now();
+    let mut received = Vec::new();
+    let mut buf = [0u8; 4096];
+    // The gateway writes the 101, `connected`, pings, then a close, then hangs up.
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), tcp.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => received.extend_from_slice(&buf[..n]),
+            Err(_) => panic!("the dead peer was not dropped"),
+        }
+    }
+    assert!(started.elapsed() >= Duration::from_millis(600), "{:?}", started.elapsed());
+    assert!(String::from_utf8_lossy(&received).starts_with("HTTP/1.1 101"));
+    assert!(
+        received.windows(12).any(|w| w == b"ping timeout"),
+        "no close reason in {:?}",
+        String::from_utf8_lossy(&received)
+    );
+}
