@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the whole system locally (SPEC §7): PostgreSQL and NATS (the machine's, started or
-# installed when missing), migrations and demo users, the chat service, two gateway
+# installed when missing), migrations and demo users, the chat and presence services, two gateway
 # replicas and a load balancer in front of them on one port. Ctrl-C stops everything this
 # script started, and nothing else.
 #
@@ -18,6 +18,8 @@ GATEWAY1_PORT="${GATEWAY1_PORT:-8081}"
 GATEWAY2_PORT="${GATEWAY2_PORT:-8082}"
 export CHAT_GRPC_ADDR="${CHAT_GRPC_ADDR:-127.0.0.1:50051}"
 export CHAT_HTTP_ADDR="${CHAT_HTTP_ADDR:-127.0.0.1:9101}"
+export PRESENCE_GRPC_ADDR="${PRESENCE_GRPC_ADDR:-127.0.0.1:50052}"
+export PRESENCE_HTTP_ADDR="${PRESENCE_HTTP_ADDR:-127.0.0.1:9102}"
 export ALLOWED_ORIGINS="${ALLOWED_ORIGINS:-http://localhost:$LB_PORT,http://127.0.0.1:$LB_PORT}"
 PROFILE="${PROFILE:-debug}"   # PROFILE=release for an optimised build
 run_dir="$root/.dev"
@@ -74,6 +76,10 @@ start chat "$bin/switchboard-chat"
 wait_ready chat "http://$CHAT_HTTP_ADDR/readyz"
 psql "$DATABASE_URL" -q -f scripts/seed.sql
 
+echo "== presence service"
+start presence "$bin/switchboard-presence"
+wait_ready presence "http://$PRESENCE_HTTP_ADDR/readyz"
+
 echo "== gateways on :$GATEWAY1_PORT and :$GATEWAY2_PORT"
 GATEWAY_ADDR="127.0.0.1:$GATEWAY1_PORT" GATEWAY_ID=gw1 start gateway1 "$bin/switchboard-gateway"
 GATEWAY_ADDR="127.0.0.1:$GATEWAY2_PORT" GATEWAY_ID=gw2 start gateway2 "$bin/switchboard-gateway"
@@ -111,7 +117,7 @@ cat <<MSG
 Switchboard is running.
   WebSocket   ws://127.0.0.1:$LB_PORT/ws            (replicas :$GATEWAY1_PORT and :$GATEWAY2_PORT)
   REST        http://127.0.0.1:$LB_PORT/v1/...
-  chat gRPC   $CHAT_GRPC_ADDR
+  chat gRPC   $CHAT_GRPC_ADDR      presence gRPC $PRESENCE_GRPC_ADDR
   JWT_SECRET  $JWT_SECRET   (dev default unless you set JWT_SECRET)
   logs        $run_dir/*.log
 

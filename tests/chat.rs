@@ -542,7 +542,11 @@ async fn a_peer_that_never_answers_pings_is_dropped() {
             Err(_) => panic!("the dead peer was not dropped"),
         }
     }
-    assert!(started.elapsed() >= Duration::from_millis(600), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(600),
+        "{:?}",
+        started.elapsed()
+    );
     assert!(String::from_utf8_lossy(&received).starts_with("HTTP/1.1 101"));
     assert!(
         received.windows(12).any(|w| w == b"ping timeout"),

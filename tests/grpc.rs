@@ -90,7 +90,8 @@ async fn internal_callers_send_page_and_list_conversations() {
     assert_eq!(convs.len(), 1);
     assert_eq!(convs[0].peer_id, lawyer.to_string());
     assert_eq!(convs[0].unread_count, 1);
-    ws.ok("mark_message_read", json!({"messageId": message.id})).await;
+    ws.ok("mark_message_read", json!({"messageId": message.id}))
+        .await;
     let page = chat
         .get_history(pb::GetHistoryRequest {
             user_id: lawyer.to_string(),
@@ -135,7 +136,10 @@ async fn health_and_reflection_are_served() {
         .unwrap()
         .into_inner()
         .status;
-    assert_eq!(status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32);
+    assert_eq!(
+        status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
 
     use tonic_reflection::pb::v1::{
         ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
@@ -155,15 +159,35 @@ async fn health_and_reflection_are_served() {
         panic!("unexpected reflection reply");
     };
     let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
-    for expected in ["switchboard.chat.v1.ChatService", "switchboard.chat.v1.UserService"] {
+    for expected in [
+        "switchboard.chat.v1.ChatService",
+        "switchboard.chat.v1.UserService",
+    ] {
         assert!(names.iter().any(|n| n == expected), "{names:?}");
     }
     // The ops endpoints.
     let http = reqwest::Client::new();
     let base = format!("http://{}", stack.chats[0].addr("http"));
-    assert_eq!(http.get(format!("{base}/readyz")).send().await.unwrap().status(), 200);
-    let metrics = http.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("switchboard_chat_messages_stored_total"), "{metrics}");
+    assert_eq!(
+        http.get(format!("{base}/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("switchboard_chat_messages_stored_total"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
@@ -186,7 +210,11 @@ async fn the_cli_imports_users_from_csv() {
         .output()
         .await
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("2 users read"));
     let role: String = sqlx::query_scalar("SELECT role FROM users WHERE id = $1")
         .bind(a)
@@ -195,7 +223,11 @@ async fn the_cli_imports_users_from_csv() {
         .unwrap();
     assert_eq!(role, "lawyer");
     // A bad row is refused with its line number, and nothing is half-imported.
-    std::fs::write(&csv, format!("{}, x@example.test, X, wizard\n", Uuid::now_v7())).unwrap();
+    std::fs::write(
+        &csv,
+        format!("{}, x@example.test, X, wizard\n", Uuid::now_v7()),
+    )
+    .unwrap();
     let out = tokio::process::Command::new(binaries_dir().join("switchboard"))
         .arg("import-users")
         .arg(&csv)
@@ -223,5 +255,8 @@ async fn connecting_records_the_user_from_the_token() {
             .fetch_one(&stack.db.pool)
             .await
             .unwrap();
-    assert_eq!((email.as_str(), name.as_str(), role.as_str()), ("new@example.test", "New Person", "lawyer"));
+    assert_eq!(
+        (email.as_str(), name.as_str(), role.as_str()),
+        ("new@example.test", "New Person", "lawyer")
+    );
 }

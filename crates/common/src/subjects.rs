@@ -8,6 +8,9 @@ use uuid::Uuid;
 /// The queue group of the chat service's command consumers: one replica answers each.
 pub const CHAT_QUEUE_GROUP: &str = "chat";
 
+/// The queue group of the presence service's consumers.
+pub const PRESENCE_QUEUE_GROUP: &str = "presence";
+
 /// Headers of a delivery on a user's subject.
 pub mod headers {
     /// The server → client event name (`message_received`, `message_read`, ...).
@@ -51,6 +54,21 @@ impl Subjects {
     /// Gateway liveness heartbeats (presence).
     pub fn presence_heartbeat(&self) -> String {
         format!("{}.presence.heartbeat", self.prefix)
+    }
+
+    /// A gateway instance's snapshot of its live connections (request/reply, presence asks).
+    pub fn presence_snapshot(&self, instance_id: &str) -> String {
+        format!("{}.presence.snapshot.{instance_id}", self.prefix)
+    }
+
+    /// Presence queries from gateways (`GetPresenceRequest`, request/reply, queue group).
+    pub fn presence_query(&self) -> String {
+        format!("{}.presence.query", self.prefix)
+    }
+
+    /// Contact checks from gateways (`CheckContactsRequest`, request/reply, queue group).
+    pub fn presence_contacts(&self) -> String {
+        format!("{}.presence.contacts", self.prefix)
     }
 
     /// Notification events of one kind (`message_unread`, `consultation_scheduled`, ...).

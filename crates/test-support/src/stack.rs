@@ -1,4 +1,4 @@
-//! A running Switchboard: chat replicas and gateway replicas on one fresh database and one
+//! A running Switchboard: chat, presence and gateway replicas on one fresh database and one
 //! unique NATS prefix.
 
 use uuid::Uuid;
@@ -15,20 +15,25 @@ pub fn nats_url() -> String {
 
 pub struct StackOptions {
     pub chat_replicas: usize,
+    pub presence_replicas: usize,
     pub gateway_replicas: usize,
     /// Extra environment for every gateway.
     pub gateway_env: Vec<(String, String)>,
     /// Extra environment for every chat replica.
     pub chat_env: Vec<(String, String)>,
+    /// Extra environment for every presence replica.
+    pub presence_env: Vec<(String, String)>,
 }
 
 impl Default for StackOptions {
     fn default() -> Self {
         Self {
             chat_replicas: 2,
+            presence_replicas: 1,
             gateway_replicas: 2,
             gateway_env: Vec::new(),
             chat_env: Vec::new(),
+            presence_env: Vec::new(),
         }
     }
 }
@@ -37,6 +42,7 @@ pub struct Stack {
     pub db: TestDatabase,
     pub prefix: String,
     pub chats: Vec<ServiceProcess>,
+    pub presences: Vec<ServiceProcess>,
     pub gateways: Vec<ServiceProcess>,
 }
 
@@ -66,6 +72,19 @@ impl Stack {
             env.extend(options.chat_env.iter().cloned());
             chats.push(ServiceProcess::start("switchboard-chat", &format!("chat{i}"), env).await);
         }
+        let mut presences = Vec::new();
+        for i in 0..options.presence_replicas {
+            let mut env = common.clone();
+            env.extend([
+                ("PRESENCE_GRPC_ADDR".to_owned(), "127.0.0.1:0".to_owned()),
+                ("PRESENCE_HTTP_ADDR".to_owned(), "127.0.0.1:0".to_owned()),
+                ("PRESENCE_DB_MAX_CONNECTIONS".to_owned(), "4".to_owned()),
+            ]);
+            env.extend(options.presence_env.iter().cloned());
+            presences.push(
+                ServiceProcess::start("switchboard-presence", &format!("presence{i}"), env).await,
+            );
+        }
         let mut gateways = Vec::new();
         for i in 0..options.gateway_replicas {
             let mut env = common.clone();
@@ -84,6 +103,7 @@ impl Stack {
             db,
             prefix,
             chats,
+            presences,
             gateways,
         }
     }

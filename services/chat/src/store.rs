@@ -81,11 +81,19 @@ pub struct ConversationRow {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: PgPool,
+    /// Contact pairs known to be stored already, so the hot path skips them (bounded).
+    known_contacts: std::sync::Arc<std::sync::Mutex<HashSet<(Uuid, Uuid)>>>,
 }
+
+/// Contact pairs remembered before the cache starts over.
+const KNOWN_CONTACTS_CAP: usize = 200_000;
 
 impl Store {
     pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            known_contacts: Default::default(),
+        }
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -179,6 +187,35 @@ impl Store {
         .into_iter()
         .collect();
 
+        // Whoever exchanged a message is a contact (presence and typing go to contacts).
+        let new_pairs: Vec<(Uuid, Uuid)> = {
+            let known = self.known_contacts.lock().expect("contacts cache lock");
+            let mut pairs: Vec<(Uuid, Uuid)> = rows
+                .iter()
+                .filter(|&&i| inserted.contains(&assigned[i].as_ref().expect("assigned").id))
+                .map(|&i| (batch[i].sender_id, batch[i].recipient_id))
+                .filter(|pair| !known.contains(pair))
+                .collect();
+            pairs.sort_unstable();
+            pairs.dedup();
+            pairs
+        };
+        if !new_pairs.is_empty() {
+            let (users, contacts): (Vec<Uuid>, Vec<Uuid>) = new_pairs
+                .iter()
+                .flat_map(|&(a, b)| [(a, b), (b, a)])
+                .unzip();
+            sqlx::query(
+                "INSERT INTO contacts (user_id, contact_id)
+                 SELECT * FROM UNNEST($1::uuid[], $2::uuid[])
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(&users)
+            .bind(&contacts)
+            .execute(&mut *tx)
+            .await?;
+        }
+
         // Rows not inserted are retries of stored messages, or name an unknown user.
         let missing: Vec<usize> = rows
             .iter()
@@ -210,6 +247,13 @@ impl Store {
                 .collect()
         };
         tx.commit().await?;
+        if !new_pairs.is_empty() {
+            let mut known = self.known_contacts.lock().expect("contacts cache lock");
+            if known.len() + new_pairs.len() > KNOWN_CONTACTS_CAP {
+                known.clear();
+            }
+            known.extend(new_pairs);
+        }
 
         let mut out: Vec<Result<SendOutcome, ChatError>> = Vec::with_capacity(batch.len());
         for (i, m) in batch.iter().enumerate() {

@@ -1,5 +1,4 @@
-//! Commands to the chat service: NATS request/reply with a deadline, so the client gets
-//! `unavailable` rather than silence when no chat replica answers.
+//! Commands to the chat service over NATS request/reply (see [`crate::bus`]).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -49,36 +48,20 @@ impl ChatClient {
         }
         .encode_to_vec();
         let started = Instant::now();
-        let reply = tokio::time::timeout(
+        let reply = crate::bus::request(
+            &self.nats,
+            self.subject.clone(),
+            payload.into(),
             self.timeout,
-            self.nats.request(self.subject.clone(), payload.into()),
+            "chat service",
+            &self.metrics,
         )
         .await;
         self.metrics
             .command_seconds
             .observe(started.elapsed().as_secs_f64());
-        let msg = match reply {
-            Err(_) => {
-                return Err(self.unavailable("the chat service did not answer in time; retry"));
-            }
-            Ok(Err(e)) => {
-                use async_nats::client::RequestErrorKind;
-                return Err(match e.kind() {
-                    RequestErrorKind::NoResponders => {
-                        self.unavailable("the chat service is unavailable; retry")
-                    }
-                    RequestErrorKind::TimedOut => {
-                        self.unavailable("the chat service did not answer in time; retry")
-                    }
-                    RequestErrorKind::MaxPayloadExceeded => {
-                        WireError::new(ErrorCode::TooLarge, "the request is too large")
-                    }
-                    _ => self.unavailable("the message bus is unavailable; retry"),
-                });
-            }
-            Ok(Ok(msg)) => msg,
-        };
-        match pb::CommandReply::decode(msg.payload.as_ref()) {
+        let reply = reply?;
+        match pb::CommandReply::decode(reply.as_ref()) {
             Ok(pb::CommandReply {
                 result: Some(Reply::Json(json)),
             }) => Ok(json.into()),
@@ -111,10 +94,5 @@ impl ChatClient {
         )
         .await
         .map(|_| ())
-    }
-
-    fn unavailable(&self, message: &str) -> WireError {
-        self.metrics.nats_errors.inc();
-        WireError::new(ErrorCode::Unavailable, message)
     }
 }

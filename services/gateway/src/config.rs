@@ -41,6 +41,10 @@ pub struct Settings {
     pub rate_limit_per_user: u32,
     /// `RATE_LIMIT_BURST`.
     pub rate_limit_burst: u32,
+    /// `TYPING_RATE_LIMIT`: typing events per second per user (0 = unlimited).
+    pub typing_rate_limit: u32,
+    /// `PRESENCE_HEARTBEAT_MS`: how often this replica tells presence it is alive.
+    pub heartbeat_interval: Duration,
     /// `MAX_CONNECTIONS`: WebSocket connections this replica accepts.
     pub max_connections: usize,
     /// `SHUTDOWN_DRAIN_MS`: how long connections get to close on shutdown.
@@ -72,6 +76,8 @@ impl Default for Settings {
             write_timeout: Duration::from_secs(10),
             rate_limit_per_user: 20,
             rate_limit_burst: 40,
+            typing_rate_limit: 5,
+            heartbeat_interval: Duration::from_secs(2),
             max_connections: 19_000,
             drain_timeout: Duration::from_secs(10),
         }
@@ -103,6 +109,8 @@ impl Settings {
             write_timeout: config::millis_or("WRITE_TIMEOUT_MS", d.write_timeout)?,
             rate_limit_per_user: config::parse_or("RATE_LIMIT_PER_USER", d.rate_limit_per_user)?,
             rate_limit_burst: config::parse_or("RATE_LIMIT_BURST", d.rate_limit_burst)?,
+            typing_rate_limit: config::parse_or("TYPING_RATE_LIMIT", d.typing_rate_limit)?,
+            heartbeat_interval: config::millis_or("PRESENCE_HEARTBEAT_MS", d.heartbeat_interval)?,
             max_connections: config::parse_or("MAX_CONNECTIONS", d.max_connections)?,
             drain_timeout: config::millis_or("SHUTDOWN_DRAIN_MS", d.drain_timeout)?,
         };

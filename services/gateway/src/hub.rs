@@ -7,6 +7,7 @@
 //! consumer rather than buffered without bound.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -102,6 +103,10 @@ struct UserEntry {
 
 pub struct Hub {
     users: Mutex<HashMap<Uuid, Arc<UserEntry>>>,
+    /// Connections here, and the XOR of their ids' low 64 bits: the heartbeat reports both
+    /// so the presence service can tell when its view of this replica is off.
+    count: AtomicU32,
+    digest: AtomicU64,
     nats: async_nats::Client,
     subjects: Subjects,
     metrics: Arc<GatewayMetrics>,
@@ -114,6 +119,8 @@ impl Hub {
     pub fn new(nats: async_nats::Client, subjects: Subjects, metrics: Arc<GatewayMetrics>) -> Self {
         Self {
             users: Mutex::new(HashMap::new()),
+            count: AtomicU32::new(0),
+            digest: AtomicU64::new(0),
             nats,
             subjects,
             metrics,
@@ -124,6 +131,9 @@ impl Hub {
     pub async fn register(&self, user: Uuid, conn: ConnectionHandle) -> Result<(), String> {
         let (entry, first) = {
             let mut users = self.users.lock().expect("hub lock");
+            self.count.fetch_add(1, Ordering::AcqRel);
+            self.digest
+                .fetch_xor(digest_part(conn.id), Ordering::AcqRel);
             match users.get(&user) {
                 Some(entry) => {
                     entry
@@ -228,7 +238,13 @@ impl Hub {
         };
         let empty = {
             let mut conns = entry.connections.lock().expect("user lock");
+            let before = conns.len();
             conns.retain(|c| c.id != connection);
+            if conns.len() < before {
+                self.count.fetch_sub(1, Ordering::AcqRel);
+                self.digest
+                    .fetch_xor(digest_part(connection), Ordering::AcqRel);
+            }
             conns.is_empty()
         };
         if empty {
@@ -242,12 +258,40 @@ impl Hub {
 
     /// Connections on this replica.
     pub fn connection_count(&self) -> usize {
+        self.count.load(Ordering::Acquire) as usize
+    }
+
+    /// The count and digest of this replica's connections (see [`Hub::snapshot`]).
+    pub fn digest(&self) -> (u32, u64) {
+        // Read under the lock so both describe the same moment.
+        let _users = self.users.lock().expect("hub lock");
+        (
+            self.count.load(Ordering::Acquire),
+            self.digest.load(Ordering::Acquire),
+        )
+    }
+
+    /// Every (connection, user) here.
+    pub fn snapshot(&self) -> Vec<(Uuid, Uuid)> {
         let users = self.users.lock().expect("hub lock");
         users
-            .values()
-            .map(|e| e.connections.lock().expect("user lock").len())
-            .sum()
+            .iter()
+            .flat_map(|(user, entry)| {
+                entry
+                    .connections
+                    .lock()
+                    .expect("user lock")
+                    .iter()
+                    .map(|c| (c.id, *user))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
     }
+}
+
+/// A connection's share of the digest: the low 64 bits of its id.
+pub fn digest_part(connection: Uuid) -> u64 {
+    connection.as_u128() as u64
 }
 
 /// Forwards one user's deliveries to their connections on this replica.

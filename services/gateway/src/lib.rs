@@ -9,15 +9,19 @@
 //! - [`state`] — what requests and connections share.
 //! - [`ws`] — the upgrade, the framing, the connection loop.
 //! - [`hub`] — users, connections and their NATS subscriptions.
+//! - [`bus`] — NATS request/reply with deadlines.
 //! - [`chat_client`] — commands to the chat service.
+//! - [`presence_client`] — connection events, heartbeats, snapshots, presence queries.
 //! - [`rest`] — the REST fallback.
 //! - [`rate_limit`] — per-user token buckets.
 //! - [`metrics`] — Prometheus metrics.
 
+pub mod bus;
 pub mod chat_client;
 pub mod config;
 pub mod hub;
 pub mod metrics;
+pub mod presence_client;
 pub mod rate_limit;
 pub mod rest;
 pub mod state;
@@ -73,9 +77,21 @@ impl Application {
                 settings.request_timeout,
                 metrics.clone(),
             ),
+            presence: presence_client::PresenceClient::new(
+                nats.clone(),
+                subjects.clone(),
+                gateway_id.clone(),
+                settings.request_timeout,
+                metrics.clone(),
+            ),
+            subjects: subjects.clone(),
             limiter: rate_limit::RateLimiter::new(
                 settings.rate_limit_per_user,
                 settings.rate_limit_burst,
+            ),
+            typing_limiter: rate_limit::RateLimiter::new(
+                settings.typing_rate_limit,
+                settings.typing_rate_limit.saturating_mul(2),
             ),
             verifier,
             nats,
@@ -108,6 +124,17 @@ impl Application {
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let state = self.state;
         let app = router(state.clone());
+        // Presence: heartbeats and snapshot answers run for as long as the connections do.
+        let background = CancellationToken::new();
+        let beats = tokio::spawn(presence_client::heartbeat(
+            state.clone(),
+            state.settings.heartbeat_interval,
+            background.clone(),
+        ));
+        let snapshots = tokio::spawn(presence_client::answer_snapshots(
+            state.clone(),
+            background.clone(),
+        ));
         let server_stop = CancellationToken::new();
         let stop = server_stop.clone();
         let server = tokio::spawn(async move {
@@ -131,6 +158,8 @@ impl Application {
             tracing::warn!("connections did not close within the drain timeout");
         }
         server_stop.cancel();
+        background.cancel();
+        let _ = tokio::join!(beats, snapshots);
         match tokio::time::timeout(std::time::Duration::from_secs(2), server).await {
             Ok(joined) => joined.context("HTTP server task")?.context("HTTP server")?,
             Err(_) => tracing::warn!("HTTP server did not stop in time"),
@@ -146,6 +175,7 @@ fn router(state: Arc<GatewayState>) -> Router {
         .route("/v1/messages", post(rest::send_message))
         .route("/v1/conversations/{peer_id}/messages", get(rest::history))
         .route("/v1/messages/{message_id}/read", post(rest::mark_read))
+        .route("/v1/presence", get(rest::presence))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

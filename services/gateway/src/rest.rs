@@ -143,6 +143,40 @@ pub async fn mark_read(
     }
 }
 
+/// `GET /v1/presence?userIds=a,b` → 200 `{"presence":[…]}` (contacts only).
+pub async fn presence(
+    State(state): State<Arc<GatewayState>>,
+    RawQuery(query): RawQuery,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let result = async {
+        let token = authenticate(&state, &headers).await?;
+        let mut ids: Vec<String> = Vec::new();
+        for (k, v) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+            if k == "userIds" {
+                ids.extend(
+                    v.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned),
+                );
+            }
+        }
+        if ids.is_empty() {
+            return Err(WireError::new(
+                ErrorCode::InvalidRequest,
+                "userIds is required",
+            ));
+        }
+        state.presence.get_presence(token.user_id, ids).await
+    }
+    .await;
+    match result {
+        Ok(json) => json_response(StatusCode::OK, json),
+        Err(e) => error_response(&e),
+    }
+}
+
 /// Any other path.
 pub async fn not_found() -> Response {
     error_response(&WireError::new(ErrorCode::NotFound, "no such endpoint"))

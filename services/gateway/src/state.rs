@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use axum::http::{HeaderMap, header};
 use switchboard_common::auth::JwtVerifier;
+use switchboard_common::subjects::Subjects;
 use switchboard_common::wire::{ErrorCode, WireError};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -16,6 +17,7 @@ use crate::chat_client::ChatClient;
 use crate::config::Settings;
 use crate::hub::Hub;
 use crate::metrics::GatewayMetrics;
+use crate::presence_client::PresenceClient;
 use crate::rate_limit::RateLimiter;
 
 pub struct GatewayState {
@@ -24,8 +26,12 @@ pub struct GatewayState {
     pub verifier: JwtVerifier,
     pub hub: Hub,
     pub chat: ChatClient,
+    pub presence: PresenceClient,
     pub nats: async_nats::Client,
+    pub subjects: Subjects,
     pub limiter: RateLimiter,
+    /// Typing events per user (SPEC §2.4: 5 per second).
+    pub typing_limiter: RateLimiter,
     pub metrics: Arc<GatewayMetrics>,
     /// Cancelled on shutdown: every connection closes with "going away".
     pub shutdown: CancellationToken,
@@ -81,6 +87,17 @@ impl GatewayState {
             Err(WireError::new(
                 ErrorCode::Forbidden,
                 format!("origin {origin:?} is not allowed"),
+            ))
+        }
+    }
+
+    pub fn check_typing_rate(&self, user: Uuid) -> Result<(), WireError> {
+        if self.typing_limiter.try_acquire(user) {
+            Ok(())
+        } else {
+            Err(WireError::new(
+                ErrorCode::RateLimited,
+                format!("too many typing events: {}", self.typing_limiter.describe()),
             ))
         }
     }

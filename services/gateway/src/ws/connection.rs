@@ -94,6 +94,10 @@ where
         return;
     }
     state.metrics.connections.inc();
+    state
+        .presence
+        .connection_opened(user_id, connection_id)
+        .await;
     tracing::debug!(%user_id, %connection_id, "connected");
 
     let mut session = Session::new(state.clone(), user_id, connection_id, token.expires_at);
@@ -122,6 +126,11 @@ where
 
     state.hub.unregister(user_id, connection_id);
     state.metrics.connections.dec();
+    state
+        .presence
+        .connection_closed(user_id, connection_id)
+        .await;
+    session.finish().await;
     tracing::debug!(%user_id, %connection_id, "disconnected");
 }
 

@@ -1,7 +1,9 @@
 //! What a client event means, independent of its framing: parse the data, check limits,
 //! turn it into a command for the chat service, or answer it here.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
@@ -22,7 +24,14 @@ pub const CLIENT_EVENTS: &[&str] = &[
     "sync",
     "history",
     "refresh_token",
+    "user_typing",
+    "user_stop_typing",
+    "get_presence",
 ];
+
+/// At most one `user_typing` is relayed per recipient this often; repeats in between are
+/// acked and dropped (clients repeat it every 3 s while typing).
+const TYPING_RELAY_INTERVAL: Duration = Duration::from_secs(1);
 
 pub enum Action {
     /// Answered at once.
@@ -36,7 +45,22 @@ pub struct Session {
     pub connection_id: Uuid,
     /// Token expiry, seconds since the epoch; moved by `refresh_token`.
     pub expires_at: u64,
+    /// Recipients this connection said it is typing to, and when it was last relayed; each
+    /// gets a `user_stop_typing` if the connection goes away first.
+    typing_to: HashMap<Uuid, Instant>,
     state: Arc<GatewayState>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TypingData {
+    recipient_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GetPresenceData {
+    user_ids: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -97,7 +121,20 @@ impl Session {
             user_id,
             connection_id,
             expires_at,
+            typing_to: HashMap::new(),
             state,
+        }
+    }
+
+    /// What the connection leaves behind: a stop for every recipient still shown typing.
+    pub async fn finish(self) {
+        for recipient in self.typing_to.keys() {
+            if self.state.presence.cached_contact(self.user_id, *recipient) == Some(true) {
+                self.state
+                    .presence
+                    .relay("user_stop_typing", self.user_id, *recipient)
+                    .await;
+            }
         }
     }
 
@@ -133,6 +170,19 @@ impl Session {
                 })
             }),
             "refresh_token" => return Action::Reply(self.refresh_token(data)),
+            "user_typing" | "user_stop_typing" => return self.typing(event == "user_typing", data),
+            "get_presence" => {
+                return match parse::<GetPresenceData>(event, data) {
+                    Err(e) => Action::Reply(Err(e)),
+                    Ok(d) => {
+                        let state = self.state.clone();
+                        let user = self.user_id;
+                        Action::Pending(Box::pin(async move {
+                            state.presence.get_presence(user, d.user_ids).await
+                        }))
+                    }
+                };
+            }
             "auth" => {
                 return Action::Reply(Err(WireError::new(
                     ErrorCode::InvalidRequest,
@@ -156,6 +206,59 @@ impl Session {
                 }))
             }
         }
+    }
+
+    /// Typing goes only to contacts, is never stored, and is thinned out per recipient.
+    fn typing(&mut self, started: bool, data: Option<&RawValue>) -> Action {
+        let event = if started {
+            "user_typing"
+        } else {
+            "user_stop_typing"
+        };
+        let recipient = match parse::<TypingData>(event, data).and_then(|d| {
+            Uuid::parse_str(&d.recipient_id).map_err(|_| {
+                WireError::new(ErrorCode::InvalidRequest, "recipientId must be a UUID")
+            })
+        }) {
+            Ok(r) => r,
+            Err(e) => return Action::Reply(Err(e)),
+        };
+        if recipient == self.user_id {
+            return Action::Reply(Err(WireError::new(
+                ErrorCode::InvalidRequest,
+                "recipientId must be another user",
+            )));
+        }
+        if let Err(e) = self.state.check_typing_rate(self.user_id) {
+            return Action::Reply(Err(e));
+        }
+        let relay = if started {
+            let now = Instant::now();
+            let recent = self
+                .typing_to
+                .get(&recipient)
+                .is_some_and(|last| now.duration_since(*last) < TYPING_RELAY_INTERVAL);
+            if !recent {
+                self.typing_to.insert(recipient, now);
+            }
+            !recent
+        } else {
+            self.typing_to.remove(&recipient).is_some()
+        };
+        let state = self.state.clone();
+        let user = self.user_id;
+        Action::Pending(Box::pin(async move {
+            if !state.presence.is_contact(user, recipient).await? {
+                return Err(WireError::new(
+                    ErrorCode::Forbidden,
+                    "typing indicators go only to contacts",
+                ));
+            }
+            if relay {
+                state.presence.relay(event, user, recipient).await;
+            }
+            Ok(Bytes::from_static(b"{}"))
+        }))
     }
 
     fn send_message(&self, data: Option<&RawValue>) -> Result<Cmd, WireError> {

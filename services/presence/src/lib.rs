@@ -1,0 +1,178 @@
+//! The presence service: who is online, across every gateway replica.
+//!
+//! Gateways report each connection's open and close and beat every two seconds. The state
+//! lives in PostgreSQL, so any number of presence replicas share it and a restart loses
+//! nothing; each change computes the real transitions and tells the user's online
+//! contacts. A gateway that dies without a word has its connections expired once its
+//! heartbeats stop; one whose reported state disagrees with the stored one is asked for a
+//! snapshot.
+//!
+//! - [`config`] — settings.
+//! - [`store`] — the shared state and its transitions.
+//! - [`events`] — NATS: events, heartbeats, sweep, snapshots, queries, announcements.
+//! - [`grpc`] — `PresenceService`.
+//! - [`metrics`] — Prometheus metrics.
+
+pub mod config;
+pub mod events;
+pub mod grpc;
+pub mod metrics;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use switchboard_common::subjects::Subjects;
+use switchboard_proto::presence::v1::presence_service_server::PresenceServiceServer;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use config::Settings;
+use events::Presence;
+
+pub struct Application {
+    settings: Settings,
+    grpc_listener: TcpListener,
+    http_listener: TcpListener,
+    grpc_addr: SocketAddr,
+    http_addr: SocketAddr,
+    presence: Presence,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let grpc_listener = TcpListener::bind(settings.grpc_addr)
+            .await
+            .with_context(|| format!("binding gRPC on {}", settings.grpc_addr))?;
+        let http_listener = TcpListener::bind(settings.http_addr)
+            .await
+            .with_context(|| format!("binding HTTP on {}", settings.http_addr))?;
+        let pool =
+            switchboard_common::db::pool(&settings.database_url, settings.db_max_connections)
+                .context("DATABASE_URL")?;
+        if settings.run_migrations {
+            switchboard_common::db::migrate(&pool)
+                .await
+                .context("applying migrations")?;
+        }
+        let nats = switchboard_common::nats::connect(
+            &settings.nats_url,
+            "switchboard-presence",
+            std::time::Duration::from_secs(5),
+        )
+        .await
+        .context("connecting to NATS")?;
+        let presence = Presence {
+            store: store::Store::new(pool),
+            nats,
+            subjects: Subjects::new(settings.subject_prefix.clone()),
+            metrics: Arc::new(metrics::PresenceMetrics::new()),
+        };
+        Ok(Self {
+            grpc_addr: grpc_listener.local_addr()?,
+            http_addr: http_listener.local_addr()?,
+            settings,
+            grpc_listener,
+            http_listener,
+            presence,
+        })
+    }
+
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc_addr
+    }
+
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let Self {
+            settings,
+            grpc_listener,
+            http_listener,
+            presence,
+            ..
+        } = self;
+        let (health_reporter, health_service) = tonic_health::server::health_reporter();
+        health_reporter
+            .set_serving::<PresenceServiceServer<grpc::PresenceGrpc>>()
+            .await;
+        let reflection = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(switchboard_proto::FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .context("building gRPC reflection")?;
+        let grpc_shutdown = shutdown.clone();
+        let grpc = tonic::transport::Server::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .add_service(health_service)
+            .add_service(reflection)
+            .add_service(PresenceServiceServer::new(grpc::PresenceGrpc {
+                presence: presence.clone(),
+            }))
+            .serve_with_incoming_shutdown(
+                tokio_stream::wrappers::TcpListenerStream::new(grpc_listener),
+                async move { grpc_shutdown.cancelled().await },
+            );
+
+        let ready_pool = presence.store.pool().clone();
+        let ready_nats = presence.nats.clone();
+        let ops = switchboard_common::ops::router(
+            presence.metrics.registry.clone(),
+            Arc::new(move || {
+                let pool = ready_pool.clone();
+                let nats = ready_nats.clone();
+                Box::pin(async move {
+                    if !switchboard_common::nats::is_connected(&nats) {
+                        return Err("NATS is not connected".to_owned());
+                    }
+                    if !switchboard_common::db::is_ready(&pool).await {
+                        return Err("PostgreSQL does not answer".to_owned());
+                    }
+                    Ok(())
+                })
+            }),
+        );
+        let http_shutdown = shutdown.clone();
+        let http = axum::serve(http_listener, ops)
+            .with_graceful_shutdown(async move { http_shutdown.cancelled().await });
+
+        let (grpc_r, http_r, events_r, beats_r, queries_r, ()) = tokio::join!(
+            async { grpc.await.context("gRPC server") },
+            async { http.await.context("HTTP server") },
+            async {
+                events::consume_connection_events(
+                    presence.clone(),
+                    settings.max_batch,
+                    shutdown.clone(),
+                )
+                .await
+                .context("connection events")
+            },
+            async {
+                events::consume_heartbeats(presence.clone(), shutdown.clone())
+                    .await
+                    .context("heartbeats")
+            },
+            async {
+                events::answer_queries(presence.clone(), shutdown.clone())
+                    .await
+                    .context("queries")
+            },
+            events::sweep_dead_gateways(
+                presence.clone(),
+                settings.gateway_dead_after,
+                settings.sweep_interval,
+                shutdown.clone(),
+            ),
+        );
+        let _ = presence.nats.flush().await;
+        grpc_r?;
+        http_r?;
+        events_r?;
+        beats_r?;
+        queries_r?;
+        Ok(())
+    }
+}
