@@ -22,23 +22,25 @@ async fn connect(stack: &Stack, gateway: usize, user: Uuid) -> WsClient {
     WsClient::connect(&stack.ws_url(gateway), &token(user)).await
 }
 
-/// Waits until the presence state has no live connection of `user`.
-async fn wait_until_offline(stack: &Stack, user: Uuid) {
+/// Waits until the presence state has recorded `client`'s connection as closed.
+async fn close_and_wait(stack: &Stack, client: WsClient) {
+    let connection = Uuid::parse_str(&client.connection_id()).unwrap();
+    client.close().await;
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
-        let live: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM presence_connections WHERE user_id = $1 AND closed_at IS NULL",
+        let closed: Option<bool> = sqlx::query_scalar(
+            "SELECT closed_at IS NOT NULL FROM presence_connections WHERE connection_id = $1",
         )
-        .bind(user)
-        .fetch_one(&stack.db.pool)
+        .bind(connection)
+        .fetch_optional(&stack.db.pool)
         .await
         .unwrap();
-        if live == 0 {
+        if closed == Some(true) {
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("{user} still online");
+    panic!("connection {connection} still live");
 }
 
 /// `a` and `b` exchange a message, which makes them contacts; `a` is offline afterwards.
@@ -49,8 +51,7 @@ async fn make_contacts(stack: &Stack, a: Uuid, b: Uuid) {
         json!({"recipientId": b, "content": "hello"}),
     )
     .await;
-    c.close().await;
-    wait_until_offline(stack, a).await;
+    close_and_wait(stack, c).await;
 }
 
 const QUIET: Duration = Duration::from_millis(1200);
@@ -169,8 +170,7 @@ async fn get_presence_answers_for_contacts_only() {
 /// Dave has been online once (so he has a last-seen time) and is offline now.
 async fn dave_was_online_once(stack: &Stack, dave: Uuid) {
     let c = connect(stack, 1, dave).await;
-    c.close().await;
-    wait_until_offline(stack, dave).await;
+    close_and_wait(stack, c).await;
 }
 
 #[tokio::test]

@@ -129,7 +129,8 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        finish(tx, &affected, before).await
+        let closing: Vec<Uuid> = unique(closed.iter().map(|c| c.user_id));
+        finish(tx, &affected, before, &closing).await
     }
 
     /// Closes every connection of gateway instances silent for `dead_after`.
@@ -177,7 +178,7 @@ impl Store {
         .bind(&dead)
         .execute(&mut *tx)
         .await?;
-        finish(tx, &affected, before).await
+        finish(tx, &affected, before, &affected).await
     }
 
     /// Records a heartbeat; `true` when the stored state of that instance disagrees with
@@ -257,7 +258,7 @@ impl Store {
         .bind(gateway_id)
         .execute(&mut *tx)
         .await?;
-        finish(tx, &affected, before).await
+        finish(tx, &affected, before, &affected).await
     }
 
     /// Presence of `users`; with a viewer, only the viewer's contacts are returned.
@@ -350,25 +351,29 @@ async fn online_among(
 }
 
 /// Compares before and after, records last-seen times, finds whom to tell, commits.
+/// `closing` are users a connection of whom closed here: those now offline were last seen
+/// now, even when they connected and left within one batch and nobody is told.
 async fn finish(
     mut tx: Transaction<'static, Postgres>,
     affected: &[Uuid],
     before: HashSet<Uuid>,
+    closing: &[Uuid],
 ) -> Result<Transitions, sqlx::Error> {
     let after = online_among(&mut tx, affected).await?;
     let online: Vec<Uuid> = after.difference(&before).copied().collect();
     let offline: Vec<Uuid> = before.difference(&after).copied().collect();
-    if online.is_empty() && offline.is_empty() {
-        tx.commit().await?;
-        return Ok(Transitions::default());
-    }
     let now = now_millis();
-    if !offline.is_empty() {
+    let last_seen: Vec<Uuid> = closing.iter().filter(|u| !after.contains(u)).copied().collect();
+    if !last_seen.is_empty() {
         sqlx::query("UPDATE users SET last_seen_at = $2 WHERE id = ANY($1)")
-            .bind(&offline)
+            .bind(&last_seen)
             .bind(now)
             .execute(&mut *tx)
             .await?;
+    }
+    if online.is_empty() && offline.is_empty() {
+        tx.commit().await?;
+        return Ok(Transitions::default());
     }
     let changed: Vec<Uuid> = online.iter().chain(&offline).copied().collect();
     let notify: Vec<(Uuid, Uuid)> = sqlx::query_as(
