@@ -363,7 +363,11 @@ async fn finish(
     let online: Vec<Uuid> = after.difference(&before).copied().collect();
     let offline: Vec<Uuid> = before.difference(&after).copied().collect();
     let now = now_millis();
-    let last_seen: Vec<Uuid> = closing.iter().filter(|u| !after.contains(u)).copied().collect();
+    let last_seen: Vec<Uuid> = closing
+        .iter()
+        .filter(|u| !after.contains(u))
+        .copied()
+        .collect();
     if !last_seen.is_empty() {
         sqlx::query("UPDATE users SET last_seen_at = $2 WHERE id = ANY($1)")
             .bind(&last_seen)

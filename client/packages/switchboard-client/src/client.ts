@@ -306,6 +306,11 @@ export class SwitchboardClient {
     return this.ownId;
   }
 
+  /** The client's clock, so a UI counts down to `retryAt` on the same time base. */
+  now(): number {
+    return this.clock.now();
+  }
+
   /** The resume cursor: the largest message id seen on the live stream. */
   get cursor(): string | undefined {
     return this.store.cursor;
