@@ -112,10 +112,13 @@ fn bad_hs256_tokens_are_refused() {
     let bad_role = hs256(&json!({"sub": user.to_string(), "exp": now() + 60, "role": "root"}));
     assert!(matches!(v.verify(&bad_role), Err(AuthError::BadRole)));
     assert!(matches!(v.verify("garbage"), Err(AuthError::Malformed)));
-    let mut tampered = hs256(&claims(user));
-    tampered.pop();
-    tampered.push('A');
-    assert!(v.verify(&tampered).is_err());
+    // A valid signature over other claims: the payload was swapped.
+    let genuine = hs256(&claims(user));
+    let other = hs256(&claims(Uuid::new_v4()));
+    let parts: Vec<&str> = genuine.split('.').collect();
+    let other_payload = other.split('.').nth(1).unwrap();
+    let tampered = format!("{}.{}.{}", parts[0], other_payload, parts[2]);
+    assert!(matches!(v.verify(&tampered), Err(AuthError::BadSignature)));
 }
 
 #[test]
