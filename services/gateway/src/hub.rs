@@ -26,6 +26,7 @@ pub struct EncodedEvent {
     /// The event's `data` as JSON.
     pub data: Bytes,
     native: OnceLock<Utf8Bytes>,
+    socketio: OnceLock<Utf8Bytes>,
 }
 
 impl EncodedEvent {
@@ -34,6 +35,7 @@ impl EncodedEvent {
             event: event.into(),
             data,
             native: OnceLock::new(),
+            socketio: OnceLock::new(),
         }
     }
 
@@ -41,6 +43,13 @@ impl EncodedEvent {
     pub fn native(&self) -> Utf8Bytes {
         self.native
             .get_or_init(|| crate::ws::native::encode_event(&self.event, &self.data))
+            .clone()
+    }
+
+    /// `42["NAME",DATA]`.
+    pub fn socketio(&self) -> Utf8Bytes {
+        self.socketio
+            .get_or_init(|| crate::ws::socketio::encode_event(&self.event, &self.data))
             .clone()
     }
 }

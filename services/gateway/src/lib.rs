@@ -172,6 +172,8 @@ impl Application {
 fn router(state: Arc<GatewayState>) -> Router {
     Router::new()
         .route("/ws", get(ws::upgrade))
+        .route("/socket.io/", get(ws::upgrade_socketio))
+        .route("/socket.io", get(ws::upgrade_socketio))
         .route("/v1/messages", post(rest::send_message))
         .route("/v1/conversations/{peer_id}/messages", get(rest::history))
         .route("/v1/messages/{message_id}/read", post(rest::mark_read))

@@ -5,6 +5,10 @@
 //! run concurrently inside the task (up to `max_in_flight`; beyond that reading pauses),
 //! so a client can pipeline sends without a task per request. The logic is generic over
 //! `Sink`/`Stream` so it does not care where the socket came from.
+//!
+//! One core, two framings: the native JSON framing and Socket.IO differ only in how a
+//! connection authenticates and how frames are spelled ([`Framing`]); the limits, the
+//! handlers and the event model are the same.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -20,13 +24,14 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use uuid::Uuid;
 
 use crate::hub::{CloseRequest, ConnectionControl, ConnectionHandle, EncodedEvent};
 use crate::state::GatewayState;
 use crate::ws::native::{self, Inbound};
 use crate::ws::session::{Action, CLIENT_EVENTS, Session};
+use crate::ws::socketio::{self, Packet};
 
 /// Close codes beyond the standard ones.
 pub mod close_code {
@@ -45,26 +50,128 @@ const WRITE_BATCH: usize = 64;
 
 type Reply = (Option<u64>, Result<Bytes, WireError>);
 
-pub async fn serve<S>(mut ws: S, state: Arc<GatewayState>, token: Option<VerifiedToken>)
+/// How frames are spelled on one connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Framing {
+    Native,
+    SocketIo,
+}
+
+impl Framing {
+    fn event(self, e: &EncodedEvent) -> Utf8Bytes {
+        match self {
+            Self::Native => e.native(),
+            Self::SocketIo => e.socketio(),
+        }
+    }
+
+    fn ack(self, ack: u64, result: &Result<Bytes, WireError>) -> Utf8Bytes {
+        match self {
+            Self::Native => native::encode_ack(ack, result),
+            Self::SocketIo => socketio::encode_ack(ack, result),
+        }
+    }
+
+    fn error(self, e: &WireError) -> Utf8Bytes {
+        match self {
+            Self::Native => native::encode_error(e),
+            Self::SocketIo => socketio::encode_error(e),
+        }
+    }
+
+    fn new_event(self, event: &str, data: &[u8]) -> Utf8Bytes {
+        match self {
+            Self::Native => native::encode_event(event, data),
+            Self::SocketIo => socketio::encode_event(event, data),
+        }
+    }
+
+    /// The keep-alive probe: a WebSocket ping, or Engine.IO's `2` (answered by `3`).
+    fn heartbeat(self) -> Message {
+        match self {
+            Self::Native => Message::Ping(Bytes::new()),
+            Self::SocketIo => Message::Text(socketio::PING.into()),
+        }
+    }
+}
+
+/// A native connection at `/ws`: the token came with the upgrade, or comes in the first frame.
+pub async fn serve_native<S>(mut ws: S, state: Arc<GatewayState>, token: Option<VerifiedToken>)
 where
     S: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin + Send,
 {
     let write_timeout = state.settings.write_timeout;
-    // Authenticate: a token from the upgrade request, or the first frame.
     let (token, auth_ack) = match token {
         Some(t) => (t, None),
         None => match await_auth_frame(&mut ws, &state).await {
             Ok(found) => found,
             Err(reason) => {
-                close(&mut ws, close_code::UNAUTHORIZED, &reason, write_timeout).await;
+                close(
+                    &mut ws,
+                    Framing::Native,
+                    close_code::UNAUTHORIZED,
+                    &reason,
+                    write_timeout,
+                )
+                .await;
                 return;
             }
         },
     };
+    serve_authenticated(ws, state, token, Framing::Native, auth_ack).await;
+}
+
+/// A Socket.IO connection at `/socket.io/`: the Engine.IO open packet, then a CONNECT to
+/// the main namespace whose auth payload carries the token (or the upgrade carried one).
+pub async fn serve_socketio<S>(
+    mut ws: S,
+    state: Arc<GatewayState>,
+    upgrade_token: Option<VerifiedToken>,
+) where
+    S: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin + Send,
+{
+    let settings = &state.settings;
+    let sid = Uuid::new_v4().simple().to_string();
+    let open = socketio::open_packet(
+        &sid,
+        settings.ping_interval.as_millis(),
+        settings.pong_timeout.as_millis(),
+        settings.max_frame_bytes,
+    );
+    if !write(&mut ws, Message::Text(open), settings.write_timeout).await {
+        return;
+    }
+    match await_socketio_connect(&mut ws, &state, upgrade_token).await {
+        Ok(token) => serve_authenticated(ws, state, token, Framing::SocketIo, None).await,
+        Err(reason) => {
+            let timeout = state.settings.write_timeout;
+            close(
+                &mut ws,
+                Framing::SocketIo,
+                close_code::UNAUTHORIZED,
+                &reason,
+                timeout,
+            )
+            .await;
+        }
+    }
+}
+
+async fn serve_authenticated<S>(
+    mut ws: S,
+    state: Arc<GatewayState>,
+    token: VerifiedToken,
+    framing: Framing,
+    auth_ack: Option<u64>,
+) where
+    S: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin + Send,
+{
+    let write_timeout = state.settings.write_timeout;
     if let Err(e) = state.chat.upsert_user(&token).await {
         tracing::warn!(error = %e, "cannot record the user; refusing the connection");
         close(
             &mut ws,
+            framing,
             close_code::TRY_AGAIN_LATER,
             "service unavailable; retry",
             write_timeout,
@@ -86,6 +193,7 @@ where
         tracing::warn!(error = %e, "cannot subscribe to the user's deliveries");
         close(
             &mut ws,
+            framing,
             close_code::TRY_AGAIN_LATER,
             "service unavailable; retry",
             write_timeout,
@@ -98,7 +206,7 @@ where
         .presence
         .connection_opened(user_id, connection_id)
         .await;
-    tracing::debug!(%user_id, %connection_id, "connected");
+    tracing::debug!(%user_id, %connection_id, ?framing, "connected");
 
     let mut session = Session::new(state.clone(), user_id, connection_id, token.expires_at);
     let connected = serde_json::to_vec(&serde_json::json!({
@@ -106,22 +214,26 @@ where
         "connectionId": connection_id.to_string(),
     }))
     .expect("serialises");
-    let mut ok = write(
-        &mut ws,
-        Message::Text(native::encode_event("connected", &connected)),
-        write_timeout,
-    )
-    .await;
-    if ok && let Some(ack) = auth_ack {
-        ok = write(
+    let mut greeting = Vec::new();
+    if framing == Framing::SocketIo {
+        greeting.push(Message::Text(socketio::connect_ok(
+            &connection_id.to_string(),
+        )));
+    }
+    greeting.push(Message::Text(framing.new_event("connected", &connected)));
+    if let Some(ack) = auth_ack {
+        greeting.push(Message::Text(framing.ack(ack, &Ok(connected.into()))));
+    }
+    if write_all(&mut ws, greeting.into_iter(), write_timeout).await {
+        run(
             &mut ws,
-            Message::Text(native::encode_ack(ack, &Ok(connected.into()))),
-            write_timeout,
+            &state,
+            &mut session,
+            &control,
+            &mut outbound,
+            framing,
         )
         .await;
-    }
-    if ok {
-        run(&mut ws, &state, &mut session, &control, &mut outbound).await;
     }
 
     state.hub.unregister(user_id, connection_id);
@@ -140,6 +252,7 @@ async fn run<S>(
     session: &mut Session,
     control: &ConnectionControl,
     outbound: &mut mpsc::Receiver<Arc<EncodedEvent>>,
+    framing: Framing,
 ) where
     S: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin + Send,
 {
@@ -159,20 +272,20 @@ async fn run<S>(
         tokio::select! {
             biased;
             _ = state.shutdown.cancelled() => {
-                close(ws, close_code::GOING_AWAY, "server shutting down; reconnect", write_timeout).await;
+                close(ws, framing, close_code::GOING_AWAY, "server shutting down; reconnect", write_timeout).await;
                 return;
             }
             reason = control.closed() => {
                 match reason {
                     CloseRequest::SlowConsumer => {
                         state.metrics.slow_consumer_closes.inc();
-                        close(ws, close_code::SLOW_CONSUMER, "slow consumer: outbound queue full", write_timeout).await;
+                        close(ws, framing, close_code::SLOW_CONSUMER, "slow consumer: outbound queue full", write_timeout).await;
                     }
                 }
                 return;
             }
             _ = &mut expiry => {
-                close(ws, close_code::UNAUTHORIZED, "token expired", write_timeout).await;
+                close(ws, framing, close_code::UNAUTHORIZED, "token expired", write_timeout).await;
                 return;
             }
             Some(first) = outbound.recv() => {
@@ -184,21 +297,21 @@ async fn run<S>(
                         Err(_) => break,
                     }
                 }
-                if !write_all(ws, pending.iter().map(|e| Message::Text(e.native())), write_timeout).await {
+                if !write_all(ws, pending.iter().map(|e| Message::Text(framing.event(e))), write_timeout).await {
                     return;
                 }
             }
             Some((ack, result)) = in_flight.next(), if !in_flight.is_empty() => {
-                if !write_reply(ws, ack, result, write_timeout).await {
+                if !write_reply(ws, framing, ack, result, write_timeout).await {
                     return;
                 }
             }
             _ = ping.tick() => {
                 if last_heard.elapsed() > settings.ping_interval + settings.pong_timeout {
-                    close(ws, close_code::POLICY, "ping timeout", write_timeout).await;
+                    close(ws, framing, close_code::POLICY, "ping timeout", write_timeout).await;
                     return;
                 }
-                if !write(ws, Message::Ping(Bytes::new()), write_timeout).await {
+                if !write(ws, framing.heartbeat(), write_timeout).await {
                     return;
                 }
             }
@@ -209,17 +322,41 @@ async fn run<S>(
                     Some(Ok(m)) => m,
                     Some(Err(WsError::Capacity(_))) => {
                         let reason = format!("message too large (limit {} bytes)", settings.max_frame_bytes);
-                        close(ws, close_code::TOO_LARGE, &reason, write_timeout).await;
+                        close(ws, framing, close_code::TOO_LARGE, &reason, write_timeout).await;
                         return;
                     }
                     Some(Err(_)) => return,
                 };
                 match message {
                     Message::Text(text) => {
+                        let inbound = match framing {
+                            Framing::Native => native::decode(text.as_str()),
+                            Framing::SocketIo => match socketio::decode(text.as_str()) {
+                                Packet::Message(inbound) => inbound,
+                                Packet::Pong | Packet::Noop | Packet::Connect { .. } => continue,
+                                Packet::Ping => {
+                                    if !write(ws, Message::Text(socketio::PONG.into()), write_timeout).await {
+                                        return;
+                                    }
+                                    continue;
+                                }
+                                Packet::ConnectElsewhere { namespace } => {
+                                    let e = WireError::new(ErrorCode::NotFound, "Invalid namespace");
+                                    if !write(ws, Message::Text(socketio::connect_error(&namespace, &e)), write_timeout).await {
+                                        return;
+                                    }
+                                    continue;
+                                }
+                                Packet::Close => {
+                                    close(ws, framing, 1000, "client disconnected", write_timeout).await;
+                                    return;
+                                }
+                            },
+                        };
                         let expires_before = session.expires_at;
-                        match native::decode(text.as_str()) {
+                        match inbound {
                             Inbound::Malformed { ack, message } => {
-                                if !write_reply(ws, ack, Err(native::invalid(message)), write_timeout).await {
+                                if !write_reply(ws, framing, ack, Err(native::invalid(message)), write_timeout).await {
                                     return;
                                 }
                             }
@@ -228,7 +365,7 @@ async fn run<S>(
                                 state.metrics.events_in.with_label_values(&[label]).inc();
                                 match session.dispatch(&name, data.as_deref()) {
                                     Action::Reply(result) => {
-                                        if !write_reply(ws, ack, result, write_timeout).await {
+                                        if !write_reply(ws, framing, ack, result, write_timeout).await {
                                             return;
                                         }
                                     }
@@ -244,7 +381,7 @@ async fn run<S>(
                     }
                     Message::Binary(_) => {
                         let e = native::invalid("binary frames are not supported; send JSON text frames");
-                        if !write_reply(ws, None, Err(e), write_timeout).await {
+                        if !write_reply(ws, framing, None, Err(e), write_timeout).await {
                             return;
                         }
                     }
@@ -304,9 +441,68 @@ where
     }
 }
 
+/// Waits for a CONNECT to `/` with a good token; a bad one gets CONNECT_ERROR and the
+/// client may try again until the auth timeout. The error is the close reason.
+async fn await_socketio_connect<S>(
+    ws: &mut S,
+    state: &GatewayState,
+    upgrade_token: Option<VerifiedToken>,
+) -> Result<VerifiedToken, String>
+where
+    S: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin + Send,
+{
+    let timeout = state.settings.write_timeout;
+    let deadline = Instant::now() + state.settings.auth_timeout;
+    loop {
+        let frame = match tokio::time::timeout_at(deadline, ws.next()).await {
+            Err(_) => return Err("authentication timeout".into()),
+            Ok(None) | Ok(Some(Err(_))) => {
+                return Err("connection lost before authentication".into());
+            }
+            Ok(Some(Ok(frame))) => frame,
+        };
+        let Message::Text(text) = frame else {
+            continue;
+        };
+        let reply = match socketio::decode(text.as_str()) {
+            Packet::Connect { token } => {
+                let verified = match (token, &upgrade_token) {
+                    (Some(raw), _) => state
+                        .verifier
+                        .verify(&raw)
+                        .map_err(|e| socketio::unauthorized(e.to_string())),
+                    (None, Some(t)) => Ok(t.clone()),
+                    (None, None) => Err(socketio::unauthorized(
+                        "authentication required: connect with auth: {token}",
+                    )),
+                };
+                match verified {
+                    Ok(token) => return Ok(token),
+                    Err(e) => socketio::connect_error("/", &e),
+                }
+            }
+            Packet::ConnectElsewhere { namespace } => socketio::connect_error(
+                &namespace,
+                &WireError::new(ErrorCode::NotFound, "Invalid namespace"),
+            ),
+            Packet::Ping => socketio::PONG.into(),
+            Packet::Close => return Err("client disconnected".into()),
+            Packet::Pong | Packet::Noop => continue,
+            Packet::Message(_) => socketio::encode_error(&WireError::new(
+                ErrorCode::Unauthorized,
+                "connect to the main namespace first",
+            )),
+        };
+        if !write(ws, Message::Text(reply), timeout).await {
+            return Err("connection lost before authentication".into());
+        }
+    }
+}
+
 /// Writes an ack, or an `error` event when the frame had no ack and failed.
 async fn write_reply<S>(
     ws: &mut S,
+    framing: Framing,
     ack: Option<u64>,
     result: Result<Bytes, WireError>,
     timeout: Duration,
@@ -315,8 +511,8 @@ where
     S: Sink<Message, Error = WsError> + Unpin,
 {
     match (ack, &result) {
-        (Some(ack), _) => write(ws, Message::Text(native::encode_ack(ack, &result)), timeout).await,
-        (None, Err(e)) => write(ws, Message::Text(native::encode_error(e)), timeout).await,
+        (Some(ack), _) => write(ws, Message::Text(framing.ack(ack, &result)), timeout).await,
+        (None, Err(e)) => write(ws, Message::Text(framing.error(e)), timeout).await,
         (None, Ok(_)) => true,
     }
 }
@@ -347,10 +543,15 @@ where
 }
 
 /// Sends a close frame, then gives the peer a moment to answer so it sees a clean close.
-pub async fn close<S>(ws: &mut S, code: u16, reason: &str, timeout: Duration)
+/// A Socket.IO client whose token is refused or expired first gets DISCONNECT, so it does
+/// not reconnect by itself with the same token.
+pub async fn close<S>(ws: &mut S, framing: Framing, code: u16, reason: &str, timeout: Duration)
 where
     S: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin,
 {
+    if framing == Framing::SocketIo && code == close_code::UNAUTHORIZED {
+        let _ = write(ws, Message::Text(socketio::DISCONNECT.into()), timeout).await;
+    }
     let frame = CloseFrame {
         code: CloseCode::from(code),
         reason: reason.to_owned().into(),

@@ -1,12 +1,14 @@
 //! WebSocket endpoints: the HTTP upgrade, the connection loop, the framing.
 //!
 //! - [`native`] — the native JSON framing.
+//! - [`socketio`] — the Socket.IO framing (Engine.IO v4, Socket.IO v5).
 //! - [`session`] — what each client event does, framing aside.
 //! - [`connection`] — the per-connection task.
 
 pub mod connection;
 pub mod native;
 pub mod session;
+pub mod socketio;
 
 use std::sync::Arc;
 
@@ -22,10 +24,11 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
 use crate::rest::error_response;
 use crate::state::GatewayState;
+use crate::ws::connection::Framing;
 
 /// `GET /ws`: checks the origin, the token (header or query) and the upgrade headers
 /// before switching protocols, so a bad token gets HTTP 401.
-pub async fn upgrade(State(state): State<Arc<GatewayState>>, mut req: Request) -> Response {
+pub async fn upgrade(State(state): State<Arc<GatewayState>>, req: Request) -> Response {
     if let Err(e) = state.check_origin(req.headers()) {
         return error_response(&e);
     }
@@ -37,6 +40,68 @@ pub async fn upgrade(State(state): State<Arc<GatewayState>>, mut req: Request) -
         Ok(t) => t,
         Err(e) => return error_response(&e),
     };
+    accept(state, req, key, token, Framing::Native)
+}
+
+/// `GET /socket.io/?EIO=4&transport=websocket`. Long-polling is not offered (it would need
+/// sticky sessions across replicas); such requests get an Engine.IO error saying so. A
+/// token may come with the upgrade too, but normally it is in the CONNECT packet.
+pub async fn upgrade_socketio(State(state): State<Arc<GatewayState>>, req: Request) -> Response {
+    let query: Vec<(String, String)> = req
+        .uri()
+        .query()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default();
+    let param = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let engine_error = |code: u8, message: &str| {
+        (
+            StatusCode::BAD_REQUEST,
+            [(header::CONTENT_TYPE, "application/json")],
+            socketio::http_error(code, message),
+        )
+            .into_response()
+    };
+    if param("EIO") != Some("4") {
+        return engine_error(5, "Unsupported protocol version: this server speaks EIO=4");
+    }
+    if param("transport") != Some("websocket") {
+        return engine_error(
+            0,
+            "Transport unknown: only the websocket transport is served; connect with transports: [\"websocket\"]",
+        );
+    }
+    if let Err(e) = state.check_origin(req.headers()) {
+        return (
+            StatusCode::FORBIDDEN,
+            [(header::CONTENT_TYPE, "application/json")],
+            socketio::http_error(4, &e.message),
+        )
+            .into_response();
+    }
+    let key = match websocket_key(req.headers()) {
+        Ok(k) => k,
+        Err(_) => return engine_error(3, "Bad request: a WebSocket upgrade is required"),
+    };
+    let token = match token_from_request(&state, &req) {
+        Ok(t) => t,
+        Err(e) => return error_response(&e),
+    };
+    accept(state, req, key, token, Framing::SocketIo)
+}
+
+/// Switches protocols and hands the socket to its connection task.
+fn accept(
+    state: Arc<GatewayState>,
+    mut req: Request,
+    key: String,
+    token: Option<VerifiedToken>,
+    framing: Framing,
+) -> Response {
     if state.draining() {
         return error_response(&WireError::new(
             ErrorCode::Unavailable,
@@ -74,7 +139,10 @@ pub async fn upgrade(State(state): State<Arc<GatewayState>>, mut req: Request) -
                     Some(config),
                 )
                 .await;
-                connection::serve(ws, task_state, token).await;
+                match framing {
+                    Framing::Native => connection::serve_native(ws, task_state, token).await,
+                    Framing::SocketIo => connection::serve_socketio(ws, task_state, token).await,
+                }
             }
             Err(e) => tracing::debug!(error = %e, "upgrade failed"),
         }
