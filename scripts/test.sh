@@ -5,6 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/ensure-services.sh
+if ! command -v npm >/dev/null 2>&1; then
+  echo "== installing Node.js (the socket.io-client tests)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+fi
+echo "== npm ci (socket.io-client for the Socket.IO tests)"
+npm ci --prefix tests/socketio --no-audit --no-fund --loglevel=error
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
