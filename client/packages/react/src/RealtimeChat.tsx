@@ -218,7 +218,8 @@ function ChatPane({
       if (timer) clearTimeout(timer);
       flush();
     };
-  }, [unreadKey, markMessageRead, markConversationRead, recipientId]);
+    // `status`: a receipt that failed while offline is sent again once connected.
+  }, [unreadKey, markMessageRead, markConversationRead, recipientId, status]);
 
   // ---- header ----------------------------------------------------------------------------
   const presence = chat.presence[recipientId];

@@ -1,4 +1,5 @@
 // @vitest-environment happy-dom
+/** RealtimeChat rendered against a stub connection. */
 import type { ConnectionState, Message, OutboxEntry, SwitchboardClient } from '@switchboard/client';
 import { act, cleanup, fireEvent, render, screen } from '@testing-library/react';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';

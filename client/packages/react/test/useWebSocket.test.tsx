@@ -1,4 +1,5 @@
 // @vitest-environment happy-dom
+/** useWebSocket driving a real client over a fake socket. */
 import { SwitchboardClient } from '@switchboard/client';
 import { act, cleanup, render, screen } from '@testing-library/react';
 import { afterEach, describe, expect, it } from 'vitest';

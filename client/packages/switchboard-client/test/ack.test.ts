@@ -1,3 +1,4 @@
+/** Acks and timeouts, history paging, read receipts and presence lookups. */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { SwitchboardError } from '../src';
 import { connectAndSync, flush, makeClient, ME, message, messageId, PEER } from './fakes';

@@ -1,3 +1,4 @@
+/** Backoff schedule, jitter bounds, attempt limit and close-code handling. */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { backoffDelay, DEFAULT_BACKOFF, nominalDelay } from '../src';
 import { flush, makeClient } from './fakes';

@@ -1,3 +1,4 @@
+/** The REST fallback: when it starts, what goes over HTTP, probing back to WebSocket. */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { RestClient, systemClock } from '../src';
 import { flush, makeClient, ME, message, messageId, PEER } from './fakes';

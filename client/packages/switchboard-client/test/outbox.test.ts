@@ -1,3 +1,4 @@
+/** The outbox: resend with the same clientMsgId, ordering, final and retryable errors. */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { SwitchboardError } from '../src';
 import { connectAndSync, flush, makeClient, ME, message, messageId, PEER } from './fakes';

@@ -1,3 +1,4 @@
+/** The message store, the resume cursor, and paged sync after every connect. */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MessageStore, resumeCursor, uuidv7Floor, uuidv7Time } from '../src';
 import { connectAndSync, flush, makeClient, ME, message, messageId, PEER } from './fakes';

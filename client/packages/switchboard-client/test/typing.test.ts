@@ -1,3 +1,4 @@
+/** Typing: the 3 s send throttle, the idle stop, and the 6 s receiver expiry. */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { systemClock, TypingThrottle, TypingTracker } from '../src';
 import { connectAndSync, flush, makeClient, message, messageId, PEER } from './fakes';
