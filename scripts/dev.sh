@@ -14,6 +14,7 @@ export NATS_URL="${NATS_URL:-nats://127.0.0.1:4222}"
 export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/switchboard}"
 export NATS_SUBJECT_PREFIX="${NATS_SUBJECT_PREFIX:-sb}"
 LB_PORT="${LB_PORT:-8080}"
+DEMO_PORT="${DEMO_PORT:-8090}"
 GATEWAY1_PORT="${GATEWAY1_PORT:-8081}"
 GATEWAY2_PORT="${GATEWAY2_PORT:-8082}"
 export CHAT_GRPC_ADDR="${CHAT_GRPC_ADDR:-127.0.0.1:50051}"
@@ -51,6 +52,13 @@ if ! psql "$db_admin" -Atc "SELECT 1 FROM pg_database WHERE datname = '$db_name'
   psql "$db_admin" -qc "CREATE DATABASE \"$db_name\""
 fi
 
+if ! command -v npm >/dev/null 2>&1; then
+  echo "== installing Node.js (the demo page)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+fi
+echo "== building the demo page (client/)"
+(cd client && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent >/dev/null)
+
 echo "== building ($PROFILE)"
 if [ "$PROFILE" = release ]; then cargo build --release --bins; else cargo build --bins; fi
 bin="$root/target/$PROFILE"
@@ -86,6 +94,22 @@ GATEWAY_ADDR="127.0.0.1:$GATEWAY2_PORT" GATEWAY_ID=gw2 start gateway2 "$bin/swit
 wait_ready gateway1 "http://127.0.0.1:$GATEWAY1_PORT/readyz"
 wait_ready gateway2 "http://127.0.0.1:$GATEWAY2_PORT/readyz"
 
+echo "== demo page on :$DEMO_PORT (behind the load balancer)"
+demo_dir="$root/client/demo/dist"
+{
+  printf '['
+  sep=''
+  for u in alice:applicant bob:applicant lena:lawyer marc:lawyer; do
+    name=${u%%:*}
+    printf '%s{"id":"%s","name":"%s","role":"%s","token":"%s"}' "$sep" \
+      "$("$bin/switchboard" token --user "$name" --print-id)" "$name" "${u##*:}" \
+      "$("$bin/switchboard" token --user "$name")"
+    sep=','
+  done
+  printf ']\n'
+} >"$demo_dir/demo-users.json"
+start demo python3 -m http.server "$DEMO_PORT" --bind 127.0.0.1 --directory "$demo_dir"
+
 echo "== load balancer on :$LB_PORT"
 cat >"$run_dir/haproxy.cfg" <<CFG
 global
@@ -99,7 +123,11 @@ defaults
     timeout tunnel 1h
 frontend switchboard
     bind 127.0.0.1:$LB_PORT
-    default_backend gateways
+    acl api path_beg /ws /socket.io /v1/ /healthz /readyz /metrics
+    use_backend gateways if api
+    default_backend demo
+backend demo
+    server demo 127.0.0.1:$DEMO_PORT
 backend gateways
     balance leastconn
     option httpchk GET /readyz
@@ -116,6 +144,7 @@ cat <<MSG
 
 Switchboard is running.
   WebSocket   ws://127.0.0.1:$LB_PORT/ws            (replicas :$GATEWAY1_PORT and :$GATEWAY2_PORT)
+  demo page   http://127.0.0.1:$LB_PORT/          (open two windows, pick two users)
   REST        http://127.0.0.1:$LB_PORT/v1/...
   chat gRPC   $CHAT_GRPC_ADDR      presence gRPC $PRESENCE_GRPC_ADDR
   JWT_SECRET  $JWT_SECRET   (dev default unless you set JWT_SECRET)

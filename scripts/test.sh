@@ -18,10 +18,13 @@ echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== build the service binaries the end-to-end tests start"
 cargo build --workspace --bins --locked
-echo "== cargo test"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-cargo test --workspace --locked 2>&1 | tee "$log"
-# One closing line for the whole run, summed over every test binary.
+echo "== client: npm ci, typecheck, vitest, build"
+(cd client && export NO_COLOR=1 && npm ci --no-audit --no-fund --loglevel=error && npm run typecheck && npx vitest run --reporter=default && npm run build --silent) 2>&1 | tee -a "$log"
+echo "== cargo test"
+cargo test --workspace --locked 2>&1 | tee -a "$log"
+# One closing line for the whole run, summed over every test binary and vitest.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     /^ *Tests +[0-9]+/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "summary: %d passed, %d failed\n", p, f }' "$log"

@@ -62,6 +62,9 @@ enum Command {
         ttl: u64,
         #[arg(long, env = "JWT_SECRET", default_value = DEV_JWT_SECRET, hide_env_values = true)]
         secret: String,
+        /// Print the user's id instead of a token.
+        #[arg(long)]
+        print_id: bool,
     },
     /// Chat from the terminal.
     Chat {
@@ -124,8 +127,17 @@ fn mint(user: &str, ttl: u64, secret: &str) -> anyhow::Result<String> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Token { user, ttl, secret } => {
-            println!("{}", mint(&user, ttl, &secret)?);
+        Command::Token {
+            user,
+            ttl,
+            secret,
+            print_id,
+        } => {
+            if print_id {
+                println!("{}", resolve_user(&user)?);
+            } else {
+                println!("{}", mint(&user, ttl, &secret)?);
+            }
             Ok(())
         }
         Command::Chat {
