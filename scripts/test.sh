@@ -24,6 +24,8 @@ echo "== client: npm ci, typecheck, vitest, build"
 (cd client && export NO_COLOR=1 && npm ci --no-audit --no-fund --loglevel=error && npm run typecheck && npx vitest run --reporter=default && npm run build --silent) 2>&1 | tee -a "$log"
 echo "== cargo test"
 cargo test --workspace --locked 2>&1 | tee -a "$log"
+echo "== benchmark smoke run (checks the load tool works; no thresholds)"
+PROFILE=debug scripts/bench.sh --smoke
 # One closing line for the whole run, summed over every test binary and vitest.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      /^ *Tests +[0-9]+/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }

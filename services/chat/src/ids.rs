@@ -1,9 +1,10 @@
 //! Message ids: UUIDv7, strictly increasing in commit order.
 //!
 //! Clients resume with "everything after the last id I saw", which is only complete if a
-//! message committed later never has a smaller id. Every group commit therefore takes one
-//! PostgreSQL advisory lock, reads the largest id, and hands out ids above it: commit order
-//! and id order are the same across every chat replica.
+//! message committed later never has a smaller id. Every group commit therefore moves the
+//! one-row `message_id_floor` forward in the statement that inserts its messages, and only
+//! when its ids are above the committed floor; the row lock makes concurrent commits take
+//! turns, so commit order and id order are the same across every chat replica.
 
 use uuid::Uuid;
 

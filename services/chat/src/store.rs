@@ -3,16 +3,13 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::PgPool;
 use switchboard_common::domain::{ClientMsgId, MessageContent};
 use uuid::Uuid;
 
 use crate::error::ChatError;
 use crate::ids;
 use crate::message::StoredMessage;
-
-/// The advisory lock that serialises group commits across replicas (see [`crate::ids`]).
-const MESSAGE_ID_LOCK: i64 = 0x5357_4244_4d53_4731; // "SWBDMSG1"
 
 const MESSAGE_COLUMNS: &str =
     "id, sender_id, recipient_id, content, client_msg_id, created_at, read_at";
@@ -83,6 +80,8 @@ pub struct Store {
     pool: PgPool,
     /// Contact pairs known to be stored already, so the hot path skips them (bounded).
     known_contacts: std::sync::Arc<std::sync::Mutex<HashSet<(Uuid, Uuid)>>>,
+    /// The highest id this process committed: where the next batch's ids start.
+    last_id: std::sync::Arc<std::sync::Mutex<Option<Uuid>>>,
 }
 
 /// Contact pairs remembered before the cache starts over.
@@ -93,6 +92,7 @@ impl Store {
         Self {
             pool,
             known_contacts: Default::default(),
+            last_id: Default::default(),
         }
     }
 
@@ -100,23 +100,13 @@ impl Store {
         &self.pool
     }
 
-    /// Stores a batch in one transaction: one advisory lock, one multi-row INSERT. The
-    /// result has one entry per input, in order.
+    /// Stores a batch in one statement (one round trip, one commit): it moves the id floor
+    /// forward, inserts the messages and records new contacts. The result has one entry
+    /// per input, in order.
     pub async fn insert_batch(
         &self,
         batch: &[NewMessage],
     ) -> Result<Vec<Result<SendOutcome, ChatError>>, ChatError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(MESSAGE_ID_LOCK)
-            .execute(&mut *tx)
-            .await?;
-        // A new statement, so a new snapshot: it sees every batch committed before ours.
-        let floor: Option<Uuid> =
-            sqlx::query_scalar("SELECT id FROM messages ORDER BY id DESC LIMIT 1")
-                .fetch_optional(&mut *tx)
-                .await?;
-
         // Retries inside one batch share the first one's row.
         let mut first_of_key: HashMap<(Uuid, &str), usize> = HashMap::new();
         let mut same_as: Vec<Option<usize>> = vec![None; batch.len()];
@@ -131,68 +121,11 @@ impl Store {
             }
             rows.push(i);
         }
-
-        let mut prev = floor;
-        let mut assigned: Vec<Option<StoredMessage>> = vec![None; batch.len()];
-        let (mut ids_col, mut senders, mut recipients, mut contents, mut cmids, mut created) = (
-            Vec::with_capacity(rows.len()),
-            Vec::with_capacity(rows.len()),
-            Vec::with_capacity(rows.len()),
-            Vec::with_capacity(rows.len()),
-            Vec::with_capacity(rows.len()),
-            Vec::with_capacity(rows.len()),
-        );
-        for &i in &rows {
-            let m = &batch[i];
-            let id = ids::next_after(prev);
-            prev = Some(id);
-            let created_at =
-                DateTime::from_timestamp_millis(ids::timestamp_millis(id)).unwrap_or_else(Utc::now);
-            ids_col.push(id);
-            senders.push(m.sender_id);
-            recipients.push(m.recipient_id);
-            contents.push(m.content.as_str().to_owned());
-            cmids.push(m.client_msg_id.as_ref().map(|c| c.as_str().to_owned()));
-            created.push(created_at);
-            assigned[i] = Some(StoredMessage {
-                id,
-                sender_id: m.sender_id,
-                recipient_id: m.recipient_id,
-                content: m.content.as_str().to_owned(),
-                client_msg_id: m.client_msg_id.as_ref().map(|c| c.as_str().to_owned()),
-                created_at,
-                read_at: None,
-            });
-        }
-
-        let inserted: HashSet<Uuid> = sqlx::query_scalar(
-            "INSERT INTO messages (id, sender_id, recipient_id, content, client_msg_id, created_at)
-             SELECT m.id, m.sender_id, m.recipient_id, m.content, m.client_msg_id, m.created_at
-             FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::timestamptz[])
-                  AS m(id, sender_id, recipient_id, content, client_msg_id, created_at)
-             WHERE EXISTS (SELECT 1 FROM users u WHERE u.id = m.recipient_id)
-               AND EXISTS (SELECT 1 FROM users u WHERE u.id = m.sender_id)
-             ORDER BY m.id
-             ON CONFLICT (sender_id, client_msg_id) DO NOTHING
-             RETURNING id",
-        )
-        .bind(&ids_col)
-        .bind(&senders)
-        .bind(&recipients)
-        .bind(&contents)
-        .bind(&cmids)
-        .bind(&created)
-        .fetch_all(&mut *tx)
-        .await?
-        .into_iter()
-        .collect();
-
-        // Whoever exchanged a message is a contact (presence and typing go to contacts).
+        // Whoever exchanges a message becomes a contact; pairs known to be stored are skipped.
         let new_pairs: Vec<(Uuid, Uuid)> = {
             let known = self.known_contacts.lock().expect("contacts cache lock");
             let mut pairs: Vec<(Uuid, Uuid)> = rows
                 .iter()
-                .filter(|&&i| inserted.contains(&assigned[i].as_ref().expect("assigned").id))
                 .map(|&i| (batch[i].sender_id, batch[i].recipient_id))
                 .filter(|pair| !known.contains(pair))
                 .collect();
@@ -200,30 +133,119 @@ impl Store {
             pairs.dedup();
             pairs
         };
-        if !new_pairs.is_empty() {
-            let (users, contacts): (Vec<Uuid>, Vec<Uuid>) = new_pairs
-                .iter()
-                .flat_map(|&(a, b)| [(a, b), (b, a)])
-                .unzip();
-            sqlx::query(
-                "INSERT INTO contacts (user_id, contact_id)
-                 SELECT * FROM UNNEST($1::uuid[], $2::uuid[])
-                 ON CONFLICT DO NOTHING",
+        let (pair_senders, pair_recipients): (Vec<Uuid>, Vec<Uuid>) =
+            new_pairs.iter().copied().unzip();
+        let senders: Vec<Uuid> = rows.iter().map(|&i| batch[i].sender_id).collect();
+        let recipients: Vec<Uuid> = rows.iter().map(|&i| batch[i].recipient_id).collect();
+        let contents: Vec<&str> = rows.iter().map(|&i| batch[i].content.as_str()).collect();
+        let cmids: Vec<Option<&str>> = rows
+            .iter()
+            .map(|&i| batch[i].client_msg_id.as_ref().map(ClientMsgId::as_str))
+            .collect();
+
+        let mut floor = *self.last_id.lock().expect("id floor lock");
+        let (assigned, inserted) = loop {
+            let mut ids = Vec::with_capacity(rows.len());
+            let mut created = Vec::with_capacity(rows.len());
+            let mut prev = floor;
+            for _ in &rows {
+                let id = ids::next_after(prev);
+                prev = Some(id);
+                ids.push(id);
+                created.push(
+                    DateTime::from_timestamp_millis(ids::timestamp_millis(id))
+                        .unwrap_or_else(Utc::now),
+                );
+            }
+            let (Some(&lowest), Some(&highest)) = (ids.first(), ids.last()) else {
+                break ((Vec::new(), Vec::new()), HashSet::new());
+            };
+            // The floor row's lock makes concurrent batches take turns; a batch whose ids
+            // are not above the committed floor (another replica was ahead) changes
+            // nothing and tries again above it.
+            let (moved, inserted): (bool, Vec<Uuid>) = sqlx::query_as(
+                "WITH floor AS (
+                     UPDATE message_id_floor SET last_id = $8
+                     WHERE singleton AND last_id < $7
+                     RETURNING last_id
+                 ), ins AS (
+                     INSERT INTO messages (id, sender_id, recipient_id, content, client_msg_id, created_at)
+                     SELECT m.id, m.sender_id, m.recipient_id, m.content, m.client_msg_id, m.created_at
+                     FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::timestamptz[])
+                          AS m(id, sender_id, recipient_id, content, client_msg_id, created_at)
+                     WHERE EXISTS (SELECT 1 FROM floor)
+                       AND EXISTS (SELECT 1 FROM users u WHERE u.id = m.recipient_id)
+                       AND EXISTS (SELECT 1 FROM users u WHERE u.id = m.sender_id)
+                     ORDER BY m.id
+                     ON CONFLICT (sender_id, client_msg_id) DO NOTHING
+                     RETURNING id, sender_id, recipient_id
+                 ), new_contacts AS (
+                     INSERT INTO contacts (user_id, contact_id)
+                     SELECT DISTINCT c.user_id, c.contact_id
+                     FROM ins, UNNEST($9::uuid[], $10::uuid[]) AS p(sender_id, recipient_id),
+                          LATERAL (VALUES (p.sender_id, p.recipient_id), (p.recipient_id, p.sender_id))
+                              AS c(user_id, contact_id)
+                     WHERE ins.sender_id = p.sender_id AND ins.recipient_id = p.recipient_id
+                     ON CONFLICT DO NOTHING
+                 )
+                 SELECT EXISTS (SELECT 1 FROM floor), COALESCE((SELECT array_agg(id) FROM ins), '{}')",
             )
-            .bind(&users)
-            .bind(&contacts)
-            .execute(&mut *tx)
+            .bind(&ids)
+            .bind(&senders)
+            .bind(&recipients)
+            .bind(&contents)
+            .bind(&cmids)
+            .bind(&created)
+            .bind(lowest)
+            .bind(highest)
+            .bind(&pair_senders)
+            .bind(&pair_recipients)
+            .fetch_one(&self.pool)
             .await?;
+            if moved {
+                *self.last_id.lock().expect("id floor lock") = Some(highest);
+                break (
+                    (ids, created),
+                    inserted.into_iter().collect::<HashSet<Uuid>>(),
+                );
+            }
+            floor = sqlx::query_scalar("SELECT last_id FROM message_id_floor")
+                .fetch_optional(&self.pool)
+                .await?;
+        };
+        let (ids, created) = assigned;
+
+        if !new_pairs.is_empty() {
+            let mut known = self.known_contacts.lock().expect("contacts cache lock");
+            if known.len() + new_pairs.len() > KNOWN_CONTACTS_CAP {
+                known.clear();
+            }
+            known.extend(new_pairs);
         }
 
+        let mut stored: Vec<Option<StoredMessage>> = vec![None; batch.len()];
+        for (k, &i) in rows.iter().enumerate() {
+            if inserted.contains(&ids[k]) {
+                let m = &batch[i];
+                stored[i] = Some(StoredMessage {
+                    id: ids[k],
+                    sender_id: m.sender_id,
+                    recipient_id: m.recipient_id,
+                    content: m.content.as_str().to_owned(),
+                    client_msg_id: m.client_msg_id.as_ref().map(|c| c.as_str().to_owned()),
+                    created_at: created[k],
+                    read_at: None,
+                });
+            }
+        }
         // Rows not inserted are retries of stored messages, or name an unknown user.
         let missing: Vec<usize> = rows
             .iter()
             .copied()
-            .filter(|&i| !inserted.contains(&assigned[i].as_ref().expect("assigned").id))
+            .filter(|&i| stored[i].is_none())
             .collect();
         let originals = if missing.iter().any(|&i| batch[i].client_msg_id.is_some()) {
-            load_originals(&mut tx, batch, &missing).await?
+            self.load_originals(batch, &missing).await?
         } else {
             HashMap::new()
         };
@@ -237,7 +259,7 @@ impl Store {
             let known: HashSet<Uuid> =
                 sqlx::query_scalar::<_, Uuid>("SELECT id FROM users WHERE id = ANY($1)")
                     .bind(&wanted)
-                    .fetch_all(&mut *tx)
+                    .fetch_all(&self.pool)
                     .await?
                     .into_iter()
                     .collect();
@@ -246,23 +268,11 @@ impl Store {
                 .filter(|id| !known.contains(id))
                 .collect()
         };
-        tx.commit().await?;
-        if !new_pairs.is_empty() {
-            let mut known = self.known_contacts.lock().expect("contacts cache lock");
-            if known.len() + new_pairs.len() > KNOWN_CONTACTS_CAP {
-                known.clear();
-            }
-            known.extend(new_pairs);
-        }
 
         let mut out: Vec<Result<SendOutcome, ChatError>> = Vec::with_capacity(batch.len());
         for (i, m) in batch.iter().enumerate() {
             let root = same_as[i].unwrap_or(i);
-            let stored = assigned[root]
-                .as_ref()
-                .filter(|m| inserted.contains(&m.id))
-                .cloned();
-            let outcome = match stored {
+            let outcome = match stored[root].clone() {
                 Some(msg) if same_as[i].is_none() => Ok(SendOutcome::Stored(msg)),
                 Some(msg) => Ok(SendOutcome::Duplicate(msg)),
                 None => match m
@@ -285,6 +295,35 @@ impl Store {
             out.push(outcome);
         }
         Ok(out)
+    }
+
+    /// The stored messages that retries in `missing` refer to, by (sender, clientMsgId).
+    async fn load_originals(
+        &self,
+        batch: &[NewMessage],
+        missing: &[usize],
+    ) -> Result<HashMap<(Uuid, String), StoredMessage>, ChatError> {
+        let (senders, cmids): (Vec<Uuid>, Vec<String>) = missing
+            .iter()
+            .filter_map(|&i| {
+                batch[i]
+                    .client_msg_id
+                    .as_ref()
+                    .map(|c| (batch[i].sender_id, c.as_str().to_owned()))
+            })
+            .unzip();
+        let rows: Vec<StoredMessage> = sqlx::query_as(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages
+             WHERE (sender_id, client_msg_id) IN (SELECT * FROM UNNEST($1::uuid[], $2::text[]))"
+        ))
+        .bind(&senders)
+        .bind(&cmids)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|m| m.client_msg_id.clone().map(|c| ((m.sender_id, c), m)))
+            .collect())
     }
 
     /// One conversation, newest first, before an optional cursor; one extra row tells
@@ -517,32 +556,4 @@ impl Store {
             })
             .collect())
     }
-}
-
-async fn load_originals(
-    tx: &mut Transaction<'_, Postgres>,
-    batch: &[NewMessage],
-    missing: &[usize],
-) -> Result<HashMap<(Uuid, String), StoredMessage>, ChatError> {
-    let (senders, cmids): (Vec<Uuid>, Vec<String>) = missing
-        .iter()
-        .filter_map(|&i| {
-            batch[i]
-                .client_msg_id
-                .as_ref()
-                .map(|c| (batch[i].sender_id, c.as_str().to_owned()))
-        })
-        .unzip();
-    let rows: Vec<StoredMessage> = sqlx::query_as(&format!(
-        "SELECT {MESSAGE_COLUMNS} FROM messages
-         WHERE (sender_id, client_msg_id) IN (SELECT * FROM UNNEST($1::uuid[], $2::text[]))"
-    ))
-    .bind(&senders)
-    .bind(&cmids)
-    .fetch_all(&mut **tx)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|m| m.client_msg_id.clone().map(|c| ((m.sender_id, c), m)))
-        .collect())
 }

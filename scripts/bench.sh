@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# The load benchmark: starts the stack in release mode (chat, presence, two gateway
+# replicas, on the local PostgreSQL and NATS, in a fresh database), runs the scenarios of
+# tools/loadtest and prints a table; the raw results go to target/bench/results.json.
+#
+#   scripts/bench.sh            full run (several minutes)
+#   scripts/bench.sh --smoke    a few seconds at tiny sizes: checks the tool works
+#   BENCH_ONLY="idle chat"      run only some of: idle idle_same_user chat saturate presence
+#   PROFILE=debug               use the debug build (the CI smoke run)
+#
+# It measures; it never passes or fails on a number. Everything shares this machine's
+# cores: the services, PostgreSQL, NATS and the load generator.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+mode=${1:-full}
+
+export JWT_SECRET="bench-secret-0123456789abcdef"
+export NATS_URL="${NATS_URL:-nats://127.0.0.1:4222}"
+export NATS_SUBJECT_PREFIX="bench$$"
+export RATE_LIMIT_PER_USER=0 TYPING_RATE_LIMIT=0
+export RUST_LOG=warn
+db_admin="${BENCH_DATABASE_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+db_name="switchboard_bench"
+export DATABASE_URL="${db_admin%/*}/$db_name"
+out="$root/target/bench"
+mkdir -p "$out"
+
+scripts/ensure-services.sh
+profile=${PROFILE:-release}   # the smoke run in scripts/test.sh uses PROFILE=debug
+if [ "$profile" = release ]; then cargo build --release --locked --bins -q; else cargo build --locked --bins -q; fi
+bin="${CARGO_TARGET_DIR:-$root/target}/$profile"
+
+psql "$db_admin" -qc "DROP DATABASE IF EXISTS $db_name WITH (FORCE)" -c "CREATE DATABASE $db_name"
+
+pids=()
+cleanup() {
+  trap - INT TERM EXIT
+  [ ${#pids[@]} -gt 0 ] && kill -TERM "${pids[@]}" 2>/dev/null || true
+  wait 2>/dev/null || true
+  psql "$db_admin" -qc "DROP DATABASE IF EXISTS $db_name WITH (FORCE)" >/dev/null 2>&1 || true
+}
+trap cleanup INT TERM EXIT
+
+# Each process may hold at most 20,000 files here; ask for all of it.
+ulimit -n "$(ulimit -Hn)"
+
+start() { # name, then the command
+  local name=$1; shift
+  "$@" >"$out/$name.log" 2>&1 &
+  pids+=($!)
+  eval "pid_$name=$!"
+}
+wait_ready() {
+  for _ in $(seq 1 150); do curl -fsS "$1" >/dev/null 2>&1 && return 0; sleep 0.2; done
+  echo "not ready: $1" >&2; exit 1
+}
+
+CHAT_GRPC_ADDR=127.0.0.1:51051 CHAT_HTTP_ADDR=127.0.0.1:9201 CHAT_DB_MAX_CONNECTIONS=8 \
+  start chat "$bin/switchboard-chat"
+wait_ready http://127.0.0.1:9201/readyz
+PRESENCE_GRPC_ADDR=127.0.0.1:51052 PRESENCE_HTTP_ADDR=127.0.0.1:9202 \
+  start presence "$bin/switchboard-presence"
+wait_ready http://127.0.0.1:9202/readyz
+GATEWAY_ADDR=127.0.0.1:9281 GATEWAY_ID=bench1 start gw1 "$bin/switchboard-gateway"
+GATEWAY_ADDR=127.0.0.1:9282 GATEWAY_ID=bench2 start gw2 "$bin/switchboard-gateway"
+wait_ready http://127.0.0.1:9281/readyz
+wait_ready http://127.0.0.1:9282/readyz
+urls="ws://127.0.0.1:9281/ws,ws://127.0.0.1:9282/ws"
+load="$bin/switchboard-load"
+
+if [ "$mode" = "--smoke" ]; then
+  idle_n=200; chat_rates="200"; chat_secs=2; sat_secs=2; pairs=20; storm_n=200; storm_rate=200
+else
+  idle_n=${IDLE_CONNECTIONS:-19000}; chat_rates=${CHAT_RATES:-"2000 4000 8000"}; chat_secs=${CHAT_SECONDS:-20}
+  sat_secs=${SATURATE_SECONDS:-20}; pairs=500; storm_n=${STORM_USERS:-18000}; storm_rate=1000
+fi
+
+# Seeded users for the presence storm: a ring where each user has 5 contacts either side.
+psql "$DATABASE_URL" -q <<SQL
+INSERT INTO users (id, role)
+SELECT ('b0000000-0000-7000-8000-' || lpad(to_hex(i), 12, '0'))::uuid, 'applicant'
+FROM generate_series(0, $storm_n - 1) AS i;
+INSERT INTO contacts (user_id, contact_id)
+SELECT ('b0000000-0000-7000-8000-' || lpad(to_hex(i), 12, '0'))::uuid,
+       ('b0000000-0000-7000-8000-' || lpad(to_hex((i + d + $storm_n) % $storm_n), 12, '0'))::uuid
+FROM generate_series(0, $storm_n - 1) AS i, generate_series(-5, 5) AS d
+WHERE d <> 0
+ON CONFLICT DO NOTHING;
+SQL
+
+results="$out/results.json"
+: >"$results"
+run() { "$load" "$@" | tee -a "$results"; }
+
+only=${BENCH_ONLY:-idle chat saturate presence}
+want() { case " $only " in *" $1 "*) return 0;; *) return 1;; esac; }
+if want idle; then
+  echo "== idle: $idle_n connections on one replica at 1000/s" >&2
+  run idle --url ws://127.0.0.1:9281/ws --connections "$idle_n" --rate 1000 --hold 2 --measure-pid "$pid_gw1"
+fi
+if want idle_same_user; then
+  echo "== idle, one user: $idle_n connections of one user on the other replica" >&2
+  run idle --url ws://127.0.0.1:9282/ws --connections "$idle_n" --rate 1000 --hold 2 --measure-pid "$pid_gw2" --same-user
+fi
+want chat || chat_rates=""
+for rate in $chat_rates; do
+  echo "== chat: open loop at $rate msg/s, $pairs pairs, ${chat_secs}s" >&2
+  run chat --urls "$urls" --pairs "$pairs" --rate "$rate" --duration "$chat_secs"
+done
+if want saturate; then
+  echo "== saturation: $pairs pairs, window 4, ${sat_secs}s" >&2
+  run saturate --urls "$urls" --pairs "$pairs" --window 4 --duration "$sat_secs"
+fi
+if want presence; then
+  echo "== presence storm: $storm_n users at $storm_rate/s across both replicas" >&2
+  run presence --urls "$urls" --users "$storm_n" --rate "$storm_rate"
+fi
+
+machine=$(printf '%s cores, %s RAM, %s; %s; PostgreSQL %s; NATS %s' "$(nproc)" \
+  "$(free -h | awk '/^Mem:/ {print $2}')" "$(uname -sr)" "$(rustc --version)" \
+  "$(psql "$db_admin" -Atc 'SHOW server_version')" "$(nats-server --version 2>/dev/null || /usr/sbin/nats-server --version)")
+python3 scripts/bench_table.py "$results" "$machine" "$mode"
