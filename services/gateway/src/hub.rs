@@ -1,8 +1,8 @@
 //! This replica's users and their connections.
 //!
 //! While a user has at least one connection here, the replica holds exactly one NATS
-//! subscription on that user's delivery subject, and one task forwards each delivery to
-//! the user's connections here. Each event is encoded once per replica and the bytes are
+//! subscription on that user's delivery subject ([`crate::deliveries`]), which hands each
+//! delivery to the user's connections here. Each event is encoded once per replica and the bytes are
 //! shared by every connection. A connection whose queue is full is closed as a slow
 //! consumer rather than buffered without bound.
 
@@ -12,12 +12,12 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::StreamExt;
-use switchboard_common::subjects::{Subjects, headers};
+use switchboard_common::subjects::Subjects;
 use tokio::sync::{Notify, mpsc, watch};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use uuid::Uuid;
 
+use crate::deliveries::{Delivery, DeliveryBus};
 use crate::metrics::GatewayMetrics;
 
 /// A server → client event, encoded lazily once per framing and shared.
@@ -104,19 +104,44 @@ enum SubscriptionState {
     Failed(String),
 }
 
-struct UserEntry {
+pub struct UserEntry {
     connections: Mutex<Vec<ConnectionHandle>>,
     state: watch::Sender<SubscriptionState>,
-    forwarder: Mutex<Option<tokio::task::AbortHandle>>,
+    /// The delivery subscription's sid, once subscribed.
+    sid: Mutex<Option<u64>>,
+}
+
+impl UserEntry {
+    /// Hands a delivery to every connection of the user here (but the one it skips).
+    pub fn deliver(&self, delivery: Delivery, metrics: &GatewayMetrics) {
+        let encoded = Arc::new(EncodedEvent::new(delivery.event, delivery.data));
+        let conns = self.connections.lock().expect("user lock");
+        for conn in conns.iter() {
+            if Some(conn.id) == delivery.skip {
+                continue;
+            }
+            match conn.queue.try_send(encoded.clone()) {
+                Ok(()) => metrics
+                    .events_out
+                    .with_label_values(&[encoded.event.as_str()])
+                    .inc(),
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    conn.control.request_close(CloseRequest::SlowConsumer);
+                }
+                // The connection is closing; it unregisters itself.
+                Err(mpsc::error::TrySendError::Closed(_)) => {}
+            }
+        }
+    }
 }
 
 pub struct Hub {
     users: Mutex<HashMap<Uuid, Arc<UserEntry>>>,
+    bus: Arc<DeliveryBus>,
     /// Connections here, and the XOR of their ids' low 64 bits: the heartbeat reports both
     /// so the presence service can tell when its view of this replica is off.
     count: AtomicU32,
     digest: AtomicU64,
-    nats: async_nats::Client,
     subjects: Subjects,
     metrics: Arc<GatewayMetrics>,
 }
@@ -125,12 +150,12 @@ pub struct Hub {
 const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Hub {
-    pub fn new(nats: async_nats::Client, subjects: Subjects, metrics: Arc<GatewayMetrics>) -> Self {
+    pub fn new(bus: Arc<DeliveryBus>, subjects: Subjects, metrics: Arc<GatewayMetrics>) -> Self {
         Self {
             users: Mutex::new(HashMap::new()),
+            bus,
             count: AtomicU32::new(0),
             digest: AtomicU64::new(0),
-            nats,
             subjects,
             metrics,
         }
@@ -157,7 +182,7 @@ impl Hub {
                     let entry = Arc::new(UserEntry {
                         connections: Mutex::new(vec![conn.clone()]),
                         state,
-                        forwarder: Mutex::new(None),
+                        sid: Mutex::new(None),
                     });
                     users.insert(user, entry.clone());
                     self.metrics.users.inc();
@@ -200,41 +225,20 @@ impl Hub {
 
     async fn subscribe(&self, user: Uuid, entry: &Arc<UserEntry>) -> Result<(), String> {
         let subject = self.subjects.user_delivery(user);
-        let subscribed = tokio::time::timeout(SUBSCRIBE_TIMEOUT, async {
-            let sub = self
-                .nats
-                .subscribe(subject)
-                .await
-                .map_err(|e| e.to_string())?;
-            // The flush makes the server acknowledge the SUB, so nothing published after
-            // this point is missed.
-            self.nats.flush().await.map_err(|e| e.to_string())?;
-            Ok::<_, String>(sub)
-        })
-        .await;
-        let subscriber = match subscribed {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => {
+        let sid = match self.bus.subscribe(subject, Arc::downgrade(entry)).await {
+            Ok(sid) => sid,
+            Err(e) => {
                 self.metrics.nats_errors.inc();
                 return Err(format!("cannot subscribe to deliveries: {e}"));
             }
-            Err(_) => {
-                self.metrics.nats_errors.inc();
-                return Err("timed out subscribing to deliveries".into());
-            }
         };
-        let task = tokio::spawn(forward(
-            subscriber,
-            Arc::downgrade(entry),
-            self.metrics.clone(),
-        ));
         let users = self.users.lock().expect("hub lock");
         // The user may have left while we subscribed; then the subscription goes too.
         match users.get(&user) {
             Some(current) if Arc::ptr_eq(current, entry) => {
-                *entry.forwarder.lock().expect("user lock") = Some(task.abort_handle());
+                *entry.sid.lock().expect("user lock") = Some(sid);
             }
-            _ => task.abort(),
+            _ => self.bus.unsubscribe(sid),
         }
         Ok(())
     }
@@ -259,8 +263,8 @@ impl Hub {
         if empty {
             users.remove(&user);
             self.metrics.users.dec();
-            if let Some(task) = entry.forwarder.lock().expect("user lock").take() {
-                task.abort();
+            if let Some(sid) = entry.sid.lock().expect("user lock").take() {
+                self.bus.unsubscribe(sid);
             }
         }
     }
@@ -301,44 +305,4 @@ impl Hub {
 /// A connection's share of the digest: the low 64 bits of its id.
 pub fn digest_part(connection: Uuid) -> u64 {
     connection.as_u128() as u64
-}
-
-/// Forwards one user's deliveries to their connections on this replica.
-async fn forward(
-    mut subscriber: async_nats::Subscriber,
-    entry: std::sync::Weak<UserEntry>,
-    metrics: Arc<GatewayMetrics>,
-) {
-    while let Some(msg) = subscriber.next().await {
-        let Some(entry) = entry.upgrade() else {
-            break;
-        };
-        let Some(hdrs) = msg.headers.as_ref() else {
-            continue;
-        };
-        let Some(event) = hdrs.get(headers::EVENT).map(|v| v.as_str().to_owned()) else {
-            continue;
-        };
-        let skip = hdrs
-            .get(headers::SKIP_CONNECTION)
-            .and_then(|v| Uuid::parse_str(v.as_str()).ok());
-        let encoded = Arc::new(EncodedEvent::new(event, msg.payload));
-        let conns = entry.connections.lock().expect("user lock");
-        for conn in conns.iter() {
-            if Some(conn.id) == skip {
-                continue;
-            }
-            match conn.queue.try_send(encoded.clone()) {
-                Ok(()) => metrics
-                    .events_out
-                    .with_label_values(&[encoded.event.as_str()])
-                    .inc(),
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    conn.control.request_close(CloseRequest::SlowConsumer);
-                }
-                // The connection is closing; it unregisters itself.
-                Err(mpsc::error::TrySendError::Closed(_)) => {}
-            }
-        }
-    }
 }

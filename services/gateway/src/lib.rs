@@ -8,7 +8,8 @@
 //! - [`config`] — settings.
 //! - [`state`] — what requests and connections share.
 //! - [`ws`] — the upgrade, the framing, the connection loop.
-//! - [`hub`] — users, connections and their NATS subscriptions.
+//! - [`hub`] — users, connections and their delivery subscriptions.
+//! - [`deliveries`] — the delivery subscriptions on their own NATS connection.
 //! - [`bus`] — NATS request/reply with deadlines.
 //! - [`chat_client`] — commands to the chat service.
 //! - [`presence_client`] — connection events, heartbeats, snapshots, presence queries.
@@ -19,6 +20,7 @@
 pub mod bus;
 pub mod chat_client;
 pub mod config;
+pub mod deliveries;
 pub mod hub;
 pub mod metrics;
 pub mod presence_client;
@@ -69,8 +71,19 @@ impl Application {
         .context("connecting to NATS")?;
         let subjects = Subjects::new(settings.subject_prefix.clone());
         let metrics = Arc::new(metrics::GatewayMetrics::new(&gateway_id));
+        let shutdown = CancellationToken::new();
+        let deliveries = Arc::new(
+            deliveries::DeliveryBus::start(
+                &settings.nats_url,
+                format!("switchboard-gateway-{gateway_id}-deliveries"),
+                metrics.clone(),
+                shutdown.child_token(),
+            )
+            .map_err(|e| anyhow::anyhow!("NATS_URL: {e}"))?,
+        );
         let state = Arc::new(GatewayState {
-            hub: hub::Hub::new(nats.clone(), subjects.clone(), metrics.clone()),
+            hub: hub::Hub::new(deliveries.clone(), subjects.clone(), metrics.clone()),
+            deliveries,
             chat: chat_client::ChatClient::new(
                 nats.clone(),
                 subjects.chat_command(),
@@ -97,7 +110,7 @@ impl Application {
             nats,
             metrics,
             gateway_id,
-            shutdown: CancellationToken::new(),
+            shutdown,
             tracker: tokio_util::task::TaskTracker::new(),
             draining: Default::default(),
             open_sockets: Default::default(),
@@ -193,7 +206,7 @@ async fn readyz(
     if state.draining() {
         return (StatusCode::SERVICE_UNAVAILABLE, "not ready: draining\n").into_response();
     }
-    if !switchboard_common::nats::is_connected(&state.nats) {
+    if !switchboard_common::nats::is_connected(&state.nats) || !state.deliveries.is_connected() {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
             "not ready: NATS is not connected\n",

@@ -25,6 +25,7 @@ pub struct GatewayState {
     pub gateway_id: String,
     pub verifier: JwtVerifier,
     pub hub: Hub,
+    pub deliveries: Arc<crate::deliveries::DeliveryBus>,
     pub chat: ChatClient,
     pub presence: PresenceClient,
     pub nats: async_nats::Client,

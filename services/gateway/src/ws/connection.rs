@@ -118,7 +118,16 @@ where
             }
         },
     };
-    serve_authenticated(ws, state, token, Framing::Native, auth_ack).await;
+    // Boxed: the connection's long-lived state is allocated at its real size, without
+    // room for the authentication steps that are over by then.
+    Box::pin(serve_authenticated(
+        ws,
+        state,
+        token,
+        Framing::Native,
+        auth_ack,
+    ))
+    .await;
 }
 
 /// A Socket.IO connection at `/socket.io/`: the Engine.IO open packet, then a CONNECT to
@@ -142,7 +151,16 @@ pub async fn serve_socketio<S>(
         return;
     }
     match await_socketio_connect(&mut ws, &state, upgrade_token).await {
-        Ok(token) => serve_authenticated(ws, state, token, Framing::SocketIo, None).await,
+        Ok(token) => {
+            Box::pin(serve_authenticated(
+                ws,
+                state,
+                token,
+                Framing::SocketIo,
+                None,
+            ))
+            .await
+        }
         Err(reason) => {
             let timeout = state.settings.write_timeout;
             close(
@@ -167,15 +185,17 @@ async fn serve_authenticated<S>(
     S: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin + Send,
 {
     let write_timeout = state.settings.write_timeout;
-    if let Err(e) = state.chat.upsert_user(&token).await {
+    // The one-off steps are boxed so their futures do not widen the connection's state.
+    if let Err(e) = Box::pin(state.chat.upsert_user(&token)).await {
         tracing::warn!(error = %e, "cannot record the user; refusing the connection");
-        close(
+        let reason = "service unavailable; retry";
+        Box::pin(close(
             &mut ws,
             framing,
             close_code::TRY_AGAIN_LATER,
-            "service unavailable; retry",
+            reason,
             write_timeout,
-        )
+        ))
         .await;
         return;
     }
@@ -189,23 +209,21 @@ async fn serve_authenticated<S>(
         queue,
         control: control.clone(),
     };
-    if let Err(e) = state.hub.register(user_id, handle).await {
+    if let Err(e) = Box::pin(state.hub.register(user_id, handle)).await {
         tracing::warn!(error = %e, "cannot subscribe to the user's deliveries");
-        close(
+        let reason = "service unavailable; retry";
+        Box::pin(close(
             &mut ws,
             framing,
             close_code::TRY_AGAIN_LATER,
-            "service unavailable; retry",
+            reason,
             write_timeout,
-        )
+        ))
         .await;
         return;
     }
     state.metrics.connections.inc();
-    state
-        .presence
-        .connection_opened(user_id, connection_id)
-        .await;
+    Box::pin(state.presence.connection_opened(user_id, connection_id)).await;
     tracing::debug!(%user_id, %connection_id, ?framing, "connected");
 
     let mut session = Session::new(state.clone(), user_id, connection_id, token.expires_at);
@@ -224,8 +242,8 @@ async fn serve_authenticated<S>(
     if let Some(ack) = auth_ack {
         greeting.push(Message::Text(framing.ack(ack, &Ok(connected.into()))));
     }
-    if write_all(&mut ws, greeting.into_iter(), write_timeout).await {
-        run(
+    if Box::pin(write_all(&mut ws, greeting.into_iter(), write_timeout)).await
+        && let Some((code, reason)) = run(
             &mut ws,
             &state,
             &mut session,
@@ -233,16 +251,16 @@ async fn serve_authenticated<S>(
             &mut outbound,
             framing,
         )
-        .await;
+        .await
+    {
+        // One close path, outside the loop, boxed: it keeps the idle connection's state small.
+        Box::pin(close(&mut ws, framing, code, &reason, write_timeout)).await;
     }
 
     state.hub.unregister(user_id, connection_id);
     state.metrics.connections.dec();
-    state
-        .presence
-        .connection_closed(user_id, connection_id)
-        .await;
-    session.finish().await;
+    Box::pin(state.presence.connection_closed(user_id, connection_id)).await;
+    Box::pin(session.finish()).await;
     tracing::debug!(%user_id, %connection_id, "disconnected");
 }
 
@@ -253,7 +271,8 @@ async fn run<S>(
     control: &ConnectionControl,
     outbound: &mut mpsc::Receiver<Arc<EncodedEvent>>,
     framing: Framing,
-) where
+) -> Option<(u16, String)>
+where
     S: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin + Send,
 {
     let settings = &state.settings;
@@ -272,21 +291,18 @@ async fn run<S>(
         tokio::select! {
             biased;
             _ = state.shutdown.cancelled() => {
-                close(ws, framing, close_code::GOING_AWAY, "server shutting down; reconnect", write_timeout).await;
-                return;
+                return Some((close_code::GOING_AWAY, "server shutting down; reconnect".to_string()));
             }
             reason = control.closed() => {
                 match reason {
                     CloseRequest::SlowConsumer => {
                         state.metrics.slow_consumer_closes.inc();
-                        close(ws, framing, close_code::SLOW_CONSUMER, "slow consumer: outbound queue full", write_timeout).await;
+                        return Some((close_code::SLOW_CONSUMER, "slow consumer: outbound queue full".to_string()));
                     }
                 }
-                return;
             }
             _ = &mut expiry => {
-                close(ws, framing, close_code::UNAUTHORIZED, "token expired", write_timeout).await;
-                return;
+                return Some((close_code::UNAUTHORIZED, "token expired".to_string()));
             }
             Some(first) = outbound.recv() => {
                 // Write what is queued in one go, then flush once.
@@ -298,34 +314,32 @@ async fn run<S>(
                     }
                 }
                 if !write_all(ws, pending.iter().map(|e| Message::Text(framing.event(e))), write_timeout).await {
-                    return;
+                    return None;
                 }
             }
             Some((ack, result)) = in_flight.next(), if !in_flight.is_empty() => {
                 if !write_reply(ws, framing, ack, result, write_timeout).await {
-                    return;
+                    return None;
                 }
             }
             _ = ping.tick() => {
                 if last_heard.elapsed() > settings.ping_interval + settings.pong_timeout {
-                    close(ws, framing, close_code::POLICY, "ping timeout", write_timeout).await;
-                    return;
+                    return Some((close_code::POLICY, "ping timeout".to_string()));
                 }
                 if !write(ws, framing.heartbeat(), write_timeout).await {
-                    return;
+                    return None;
                 }
             }
             frame = ws.next(), if in_flight.len() < settings.max_in_flight => {
                 last_heard = Instant::now();
                 let message = match frame {
-                    None => return,
+                    None => return None,
                     Some(Ok(m)) => m,
                     Some(Err(WsError::Capacity(_))) => {
                         let reason = format!("message too large (limit {} bytes)", settings.max_frame_bytes);
-                        close(ws, framing, close_code::TOO_LARGE, &reason, write_timeout).await;
-                        return;
+                        return Some((close_code::TOO_LARGE, reason));
                     }
-                    Some(Err(_)) => return,
+                    Some(Err(_)) => return None,
                 };
                 match message {
                     Message::Text(text) => {
@@ -336,20 +350,19 @@ async fn run<S>(
                                 Packet::Pong | Packet::Noop | Packet::Connect { .. } => continue,
                                 Packet::Ping => {
                                     if !write(ws, Message::Text(socketio::PONG.into()), write_timeout).await {
-                                        return;
+                                        return None;
                                     }
                                     continue;
                                 }
                                 Packet::ConnectElsewhere { namespace } => {
                                     let e = WireError::new(ErrorCode::NotFound, "Invalid namespace");
                                     if !write(ws, Message::Text(socketio::connect_error(&namespace, &e)), write_timeout).await {
-                                        return;
+                                        return None;
                                     }
                                     continue;
                                 }
                                 Packet::Close => {
-                                    close(ws, framing, 1000, "client disconnected", write_timeout).await;
-                                    return;
+                                    return Some((1000, "client disconnected".to_string()));
                                 }
                             },
                         };
@@ -357,7 +370,7 @@ async fn run<S>(
                         match inbound {
                             Inbound::Malformed { ack, message } => {
                                 if !write_reply(ws, framing, ack, Err(native::invalid(message)), write_timeout).await {
-                                    return;
+                                    return None;
                                 }
                             }
                             Inbound::Event { name, data, ack } => {
@@ -366,7 +379,7 @@ async fn run<S>(
                                 match session.dispatch(&name, data.as_deref()) {
                                     Action::Reply(result) => {
                                         if !write_reply(ws, framing, ack, result, write_timeout).await {
-                                            return;
+                                            return None;
                                         }
                                     }
                                     Action::Pending(fut) => {
@@ -382,7 +395,7 @@ async fn run<S>(
                     Message::Binary(_) => {
                         let e = native::invalid("binary frames are not supported; send JSON text frames");
                         if !write_reply(ws, framing, None, Err(e), write_timeout).await {
-                            return;
+                            return None;
                         }
                     }
                     // tungstenite queues the pong (or the close reply); flushing sends it.
@@ -390,7 +403,7 @@ async fn run<S>(
                         let closing = matches!(message, Message::Close(_));
                         let _ = tokio::time::timeout(write_timeout, ws.flush()).await;
                         if closing {
-                            return;
+                            return None;
                         }
                     }
                     Message::Pong(_) | Message::Frame(_) => {}

@@ -125,7 +125,7 @@ fn accept(
         .max_message_size(Some(state.settings.max_frame_bytes))
         .max_frame_size(Some(state.settings.max_frame_bytes))
         // Small buffers: most connections are idle most of the time.
-        .read_buffer_size(4 * 1024)
+        .read_buffer_size(1024)
         .write_buffer_size(0)
         .max_write_buffer_size(state.settings.max_frame_bytes * 4);
     let task_state = state.clone();
