@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole system locally (SPEC §7): PostgreSQL and NATS (the machine's, started or
-# installed when missing), migrations and demo users, the chat and presence services, two gateway
+# installed when missing), migrations and demo users, the chat, presence, meeting-link and
+# consultation services, two gateway
 # replicas and a load balancer in front of them on one port. Ctrl-C stops everything this
 # script started, and nothing else.
 #
@@ -21,6 +22,11 @@ export CHAT_GRPC_ADDR="${CHAT_GRPC_ADDR:-127.0.0.1:50051}"
 export CHAT_HTTP_ADDR="${CHAT_HTTP_ADDR:-127.0.0.1:9101}"
 export PRESENCE_GRPC_ADDR="${PRESENCE_GRPC_ADDR:-127.0.0.1:50052}"
 export PRESENCE_HTTP_ADDR="${PRESENCE_HTTP_ADDR:-127.0.0.1:9102}"
+export MEETING_GRPC_ADDR="${MEETING_GRPC_ADDR:-127.0.0.1:50053}"
+export MEETING_HTTP_ADDR="${MEETING_HTTP_ADDR:-127.0.0.1:9103}"
+export CONSULTATION_HTTP_ADDR="${CONSULTATION_HTTP_ADDR:-127.0.0.1:8085}"
+export CONSULTATION_GRPC_ADDR="${CONSULTATION_GRPC_ADDR:-127.0.0.1:50055}"
+export MEETING_SERVICE_URL="${MEETING_SERVICE_URL:-http://$MEETING_GRPC_ADDR}"
 export ALLOWED_ORIGINS="${ALLOWED_ORIGINS:-http://localhost:$LB_PORT,http://127.0.0.1:$LB_PORT}"
 PROFILE="${PROFILE:-debug}"   # PROFILE=release for an optimised build
 run_dir="$root/.dev"
@@ -88,6 +94,12 @@ echo "== presence service"
 start presence "$bin/switchboard-presence"
 wait_ready presence "http://$PRESENCE_HTTP_ADDR/readyz"
 
+echo "== meeting-link and consultation services"
+start meeting "$bin/switchboard-meeting"
+wait_ready meeting "http://$MEETING_HTTP_ADDR/readyz"
+start consultation "$bin/switchboard-consultation"
+wait_ready consultation "http://$CONSULTATION_HTTP_ADDR/readyz"
+
 echo "== gateways on :$GATEWAY1_PORT and :$GATEWAY2_PORT"
 GATEWAY_ADDR="127.0.0.1:$GATEWAY1_PORT" GATEWAY_ID=gw1 start gateway1 "$bin/switchboard-gateway"
 GATEWAY_ADDR="127.0.0.1:$GATEWAY2_PORT" GATEWAY_ID=gw2 start gateway2 "$bin/switchboard-gateway"
@@ -123,9 +135,14 @@ defaults
     timeout tunnel 1h
 frontend switchboard
     bind 127.0.0.1:$LB_PORT
+    acl consultations path_beg /v1/consultations
     acl api path_beg /ws /socket.io /v1/ /healthz /readyz /metrics
+    use_backend consultations if consultations
     use_backend gateways if api
     default_backend demo
+backend consultations
+    option httpchk GET /readyz
+    server c1 $CONSULTATION_HTTP_ADDR check inter 1s fall 2 rise 1
 backend demo
     server demo 127.0.0.1:$DEMO_PORT
 backend gateways
@@ -146,6 +163,7 @@ Switchboard is running.
   WebSocket   ws://127.0.0.1:$LB_PORT/ws            (replicas :$GATEWAY1_PORT and :$GATEWAY2_PORT)
   demo page   http://127.0.0.1:$LB_PORT/          (open two windows, pick two users)
   REST        http://127.0.0.1:$LB_PORT/v1/...
+  consultations http://127.0.0.1:$LB_PORT/v1/consultations   (meeting gRPC $MEETING_GRPC_ADDR)
   chat gRPC   $CHAT_GRPC_ADDR      presence gRPC $PRESENCE_GRPC_ADDR
   JWT_SECRET  $JWT_SECRET   (dev default unless you set JWT_SECRET)
   logs        $run_dir/*.log

@@ -6,8 +6,10 @@
 //! - [`process`] — a service binary running in the background.
 //! - [`stack`] — chat replicas and gateway replicas wired together.
 //! - [`ws`] — a WebSocket client speaking the native framing.
+//! - [`fakes`] — local Google and Zoom API fakes for the meeting service.
 
 pub mod db;
+pub mod fakes;
 pub mod process;
 pub mod stack;
 pub mod ws;

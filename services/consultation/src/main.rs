@@ -1,0 +1,42 @@
+//! `switchboard-consultation`: wires settings, telemetry and the application, then runs
+//! until a signal.
+
+use std::process::ExitCode;
+
+use switchboard_consultation::{Application, Settings};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    // Config: bad settings exit with one line.
+    let settings = match Settings::from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("switchboard-consultation: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    // Telemetry.
+    switchboard_common::telemetry::init("consultation");
+    // Build: bind the listeners, connect to PostgreSQL and NATS, migrate.
+    let app = match Application::build(settings).await {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("switchboard-consultation: cannot start: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(grpc = %app.grpc_addr(), http = %app.http_addr(), "consultation service listening");
+    switchboard_common::announce_ready(
+        "consultation",
+        &[("grpc", app.grpc_addr()), ("http", app.http_addr())],
+    );
+    // Run until SIGINT/SIGTERM, then drain (the outbox makes a last round).
+    let shutdown = switchboard_common::shutdown::on_signal();
+    match app.run_until_stopped(shutdown).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "consultation service failed");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! The meeting service's errors and their one mapping to gRPC statuses.
+
+#[derive(Debug, thiserror::Error)]
+pub enum MeetingError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// The meeting is in a state that does not allow the operation (e.g. rescheduling a
+    /// cancelled meeting).
+    #[error("{0}")]
+    FailedPrecondition(String),
+    /// No provider could do it, or the database is unreachable; the message says why.
+    #[error("{0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for MeetingError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                tracing::warn!(error = %e, "database unavailable");
+                Self::Unavailable("the database is unavailable; retry".into())
+            }
+            other => Self::Unexpected(anyhow::Error::new(other).context("database query failed")),
+        }
+    }
+}
+
+impl From<MeetingError> for tonic::Status {
+    fn from(e: MeetingError) -> Self {
+        match e {
+            MeetingError::Invalid(m) => tonic::Status::invalid_argument(m),
+            MeetingError::NotFound(m) => tonic::Status::not_found(m),
+            MeetingError::FailedPrecondition(m) => tonic::Status::failed_precondition(m),
+            MeetingError::Unavailable(m) => tonic::Status::unavailable(m),
+            MeetingError::Unexpected(err) => {
+                tracing::error!(error = format!("{err:#}"), "unexpected error");
+                tonic::Status::internal("internal error")
+            }
+        }
+    }
+}
+
+/// Parses a UUID field, naming it in the error.
+pub fn parse_id(field: &str, raw: &str) -> Result<uuid::Uuid, MeetingError> {
+    uuid::Uuid::parse_str(raw.trim())
+        .map_err(|_| MeetingError::Invalid(format!("{field} must be a UUID")))
+}
