@@ -21,9 +21,12 @@ use crate::store::{ConnectionChange, Store, Transitions};
 
 /// How long a gateway has to answer a snapshot request.
 const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Consecutive disagreeing heartbeats (at this replica) before a snapshot is asked for:
-/// one alone may just be events still in flight.
+/// Consecutive disagreeing heartbeats (at this replica) with the same gateway digest
+/// before a snapshot is asked for: while the gateway's connections are still changing, a
+/// disagreement may just be events in flight.
 const MISMATCHES_BEFORE_SNAPSHOT: u32 = 2;
+/// How often the presence tables' planner statistics are refreshed.
+const ANALYZE_EVERY: Duration = Duration::from_secs(30);
 /// Most users one presence query may name.
 pub const MAX_QUERY_USERS: usize = 500;
 
@@ -169,7 +172,8 @@ pub async fn consume_heartbeats(
             PRESENCE_QUEUE_GROUP.into(),
         )
         .await?;
-    let mut mismatches: HashMap<String, u32> = HashMap::new();
+    // instance → (the gateway's digest, heartbeats in a row that disagreed with it)
+    let mut mismatches: HashMap<String, (u64, u32)> = HashMap::new();
     loop {
         let msg = tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -195,8 +199,13 @@ pub async fn consume_heartbeats(
                 continue;
             }
         };
-        let count = mismatches.entry(beat.instance_id.clone()).or_default();
-        *count = if disagrees { *count + 1 } else { 0 };
+        let (digest, count) = mismatches.entry(beat.instance_id.clone()).or_default();
+        *count = match (disagrees, *digest == beat.connections_digest) {
+            (false, _) => 0,
+            (true, true) => *count + 1,
+            (true, false) => 1,
+        };
+        *digest = beat.connections_digest;
         if *count >= MISMATCHES_BEFORE_SNAPSHOT {
             *count = 0;
             let presence = presence.clone();
@@ -206,7 +215,7 @@ pub async fn consume_heartbeats(
         }
         // Forget instances that stopped beating long ago.
         if mismatches.len() > 10_000 {
-            mismatches.retain(|_, c| *c > 0);
+            mismatches.retain(|_, (_, c)| *c > 0);
         }
     }
     Ok(())
@@ -269,10 +278,16 @@ pub async fn sweep_dead_gateways(
 ) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_analyze = tokio::time::Instant::now();
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tick.tick() => {}
+        }
+        // The connection table changes faster than autovacuum refreshes its statistics.
+        if last_analyze.elapsed() >= ANALYZE_EVERY {
+            last_analyze = tokio::time::Instant::now();
+            presence.store.refresh_statistics().await;
         }
         match presence.store.expire_dead_gateways(dead_after).await {
             Ok(t) => presence.announce(t).await,

@@ -232,8 +232,11 @@ impl Store {
         let before = online_among(&mut tx, &affected).await?;
         let (conns, users): (Vec<Uuid>, Vec<Uuid>) = live.iter().copied().unzip();
         sqlx::query(
+            // NOT IN over a subquery is hashed; `<> ALL(array)` would compare every live
+            // row with every element.
             "UPDATE presence_connections SET closed_at = now()
-             WHERE instance_id = $1 AND closed_at IS NULL AND connection_id <> ALL($2)",
+             WHERE instance_id = $1 AND closed_at IS NULL
+               AND connection_id NOT IN (SELECT * FROM UNNEST($2::uuid[]))",
         )
         .bind(instance_id)
         .bind(&conns)
@@ -315,6 +318,16 @@ impl Store {
         .await
     }
 
+    /// `ANALYZE` of the connection table; a role that may not is simply left to autovacuum.
+    pub async fn refresh_statistics(&self) {
+        if let Err(e) = sqlx::query("ANALYZE presence_connections")
+            .execute(&self.pool)
+            .await
+        {
+            tracing::debug!(error = %e, "cannot ANALYZE presence_connections");
+        }
+    }
+
     async fn begin_locked(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
@@ -380,11 +393,14 @@ async fn finish(
         return Ok(Transitions::default());
     }
     let changed: Vec<Uuid> = online.iter().chain(&offline).copied().collect();
+    // A correlated scalar subquery: one probe of the live-connection index per contact,
+    // whatever the planner believes about the table's size.
     let notify: Vec<(Uuid, Uuid)> = sqlx::query_as(
         "SELECT c.user_id, c.contact_id FROM contacts c
          WHERE c.user_id = ANY($1)
-           AND EXISTS (SELECT 1 FROM presence_connections p
-                       WHERE p.user_id = c.contact_id AND p.closed_at IS NULL)",
+           AND (SELECT true FROM presence_connections p
+                WHERE p.user_id = c.contact_id AND p.closed_at IS NULL
+                LIMIT 1)",
     )
     .bind(&changed)
     .fetch_all(&mut *tx)
