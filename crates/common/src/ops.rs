@@ -16,6 +16,28 @@ use prometheus::{Encoder, Registry, TextEncoder};
 pub type ReadinessCheck =
     Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
 
+/// Ready while PostgreSQL answers and, when given, NATS is connected: the check of every
+/// service whose dependencies are those two.
+pub fn nats_and_db_readiness(
+    nats: Option<async_nats::Client>,
+    pool: sqlx::PgPool,
+) -> ReadinessCheck {
+    Arc::new(move || {
+        let (nats, pool) = (nats.clone(), pool.clone());
+        Box::pin(async move {
+            if let Some(nats) = &nats
+                && !crate::nats::is_connected(nats)
+            {
+                return Err("NATS is not connected".to_owned());
+            }
+            if !crate::db::is_ready(&pool).await {
+                return Err("PostgreSQL does not answer".to_owned());
+            }
+            Ok(())
+        })
+    })
+}
+
 #[derive(Clone)]
 struct OpsState {
     registry: Registry,

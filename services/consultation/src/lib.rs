@@ -148,23 +148,12 @@ impl Application {
                 async move { grpc_shutdown.cancelled().await },
             );
 
-        let ready_pool = core.store.pool().clone();
-        let ready_nats = nats.clone();
         let ops = switchboard_common::ops::router(
             core.metrics.registry.clone(),
-            Arc::new(move || {
-                let pool = ready_pool.clone();
-                let nats = ready_nats.clone();
-                Box::pin(async move {
-                    if !switchboard_common::nats::is_connected(&nats) {
-                        return Err("NATS is not connected".to_owned());
-                    }
-                    if !switchboard_common::db::is_ready(&pool).await {
-                        return Err("PostgreSQL does not answer".to_owned());
-                    }
-                    Ok(())
-                })
-            }),
+            switchboard_common::ops::nats_and_db_readiness(
+                Some(nats.clone()),
+                core.store.pool().clone(),
+            ),
         );
         // One listener: the API and the ops endpoints.
         let app = http::router(core.clone(), verifier, settings.max_body_bytes).merge(ops);

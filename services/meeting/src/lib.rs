@@ -139,18 +139,9 @@ impl Application {
                 async move { grpc_shutdown.cancelled().await },
             );
 
-        let ready_pool = core.store.pool().clone();
         let ops = switchboard_common::ops::router(
             core.metrics.registry.clone(),
-            Arc::new(move || {
-                let pool = ready_pool.clone();
-                Box::pin(async move {
-                    if !switchboard_common::db::is_ready(&pool).await {
-                        return Err("PostgreSQL does not answer".to_owned());
-                    }
-                    Ok(())
-                })
-            }),
+            switchboard_common::ops::nats_and_db_readiness(None, core.store.pool().clone()),
         );
         let http_shutdown = shutdown.clone();
         let http = axum::serve(http_listener, ops)
