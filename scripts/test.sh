@@ -9,8 +9,17 @@ if ! command -v npm >/dev/null 2>&1; then
   echo "== installing Node.js (the socket.io-client tests)"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
 fi
-echo "== npm ci (socket.io-client for the Socket.IO tests)"
+# The browser test drives Debian's Chromium through haproxy (as scripts/dev.sh serves the demo).
+missing=()
+command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== installing ${missing[*]}"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+echo "== npm ci (socket.io-client, playwright-core for the Node-driven tests)"
 npm ci --prefix tests/socketio --no-audit --no-fund --loglevel=error
+npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
