@@ -465,18 +465,25 @@ fn parse_delivery(headers: &[u8], data: Bytes) -> Option<Delivery> {
     })
 }
 
+/// Longest protocol line accepted (INFO is the longest the server sends).
+const MAX_LINE: u64 = 64 * 1024;
+
 /// Reads one protocol line (without CRLF) into `line`.
 async fn read_line<R: AsyncBufReadExt + Unpin>(
     reader: &mut R,
     line: &mut Vec<u8>,
 ) -> Result<(), String> {
     line.clear();
-    let n = reader
+    let n = (&mut *reader)
+        .take(MAX_LINE)
         .read_until(b'\n', line)
         .await
         .map_err(|e| e.to_string())?;
     if n == 0 {
         return Err("the server closed the connection".into());
+    }
+    if line.last() != Some(&b'\n') {
+        return Err("protocol line too long".into());
     }
     while matches!(line.last(), Some(b'\n' | b'\r')) {
         line.pop();
