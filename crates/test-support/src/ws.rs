@@ -95,6 +95,48 @@ impl WsClient {
         self.expect_ack(ack).await
     }
 
+    /// Like [`WsClient::request`], but `None` when the connection is lost or nothing
+    /// answers within `wait`: for tests that kill things.
+    pub async fn try_request(&mut self, event: &str, data: Value, wait: Duration) -> Option<Value> {
+        let ack = self.next_ack;
+        self.next_ack += 1;
+        let frame = json!({ "event": event, "data": data, "ack": ack }).to_string();
+        if self.ws.send(Message::Text(frame.into())).await.is_err() {
+            return None;
+        }
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match self.next_frame_until(deadline).await {
+                Some(Frame::Json(v)) if v["ack"] == ack => return Some(v),
+                Some(Frame::Json(v)) => self.backlog.push_back(v),
+                Some(Frame::Closed { .. }) | None => return None,
+            }
+        }
+    }
+
+    /// Every event named `name` that has arrived so far (without waiting).
+    pub async fn drain_events(&mut self, name: &str) -> Vec<Value> {
+        let mut found: Vec<Value> = Vec::new();
+        let mut rest = VecDeque::new();
+        for f in self.backlog.drain(..) {
+            if f["event"] == name {
+                found.push(f["data"].clone());
+            } else {
+                rest.push_back(f);
+            }
+        }
+        self.backlog = rest;
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(50);
+        while let Some(Frame::Json(v)) = self.next_frame_until(deadline).await {
+            if v["event"] == name {
+                found.push(v["data"].clone());
+            } else {
+                self.backlog.push_back(v);
+            }
+        }
+        found
+    }
+
     /// The ack's `data`, failing the test on an error ack.
     pub async fn ok(&mut self, event: &str, data: Value) -> Value {
         let reply = self.request(event, data).await;
