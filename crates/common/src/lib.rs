@@ -7,6 +7,7 @@
 //! - [`subjects`] — every NATS subject name, under a per-deployment prefix.
 //! - [`nats`] — connecting to NATS with the project's timeouts.
 //! - [`db`] — the PostgreSQL pool and the migrations.
+//! - [`grpc`] — health, reflection and deadlines for every gRPC server.
 //! - [`domain`] — validated values (message content, client message ids).
 //! - [`wire`] — the wire protocol's error codes and message object.
 //! - [`ops`] — `/healthz`, `/readyz` and `/metrics` for services that serve nothing else over HTTP.
@@ -15,6 +16,7 @@ pub mod auth;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod grpc;
 pub mod nats;
 pub mod ops;
 pub mod shutdown;

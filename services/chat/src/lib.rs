@@ -118,22 +118,17 @@ impl Application {
             ..
         } = self;
 
-        let (health_reporter, health_service) = tonic_health::server::health_reporter();
+        let (grpc_server, health_reporter) =
+            switchboard_common::grpc::server(std::time::Duration::from_secs(30))
+                .context("building gRPC reflection")?;
         health_reporter
             .set_serving::<ChatServiceServer<grpc::ChatGrpc>>()
             .await;
         health_reporter
             .set_serving::<UserServiceServer<grpc::UserGrpc>>()
             .await;
-        let reflection = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(switchboard_proto::FILE_DESCRIPTOR_SET)
-            .build_v1()
-            .context("building gRPC reflection")?;
         let grpc_shutdown = shutdown.clone();
-        let grpc = tonic::transport::Server::builder()
-            .timeout(std::time::Duration::from_secs(30))
-            .add_service(health_service)
-            .add_service(reflection)
+        let grpc = grpc_server
             .add_service(ChatServiceServer::new(grpc::ChatGrpc {
                 core: core.clone(),
             }))

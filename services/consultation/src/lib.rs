@@ -127,19 +127,15 @@ impl Application {
             ..
         } = self;
 
-        let (health_reporter, health_service) = tonic_health::server::health_reporter();
+        let (grpc_server, health_reporter) = switchboard_common::grpc::server(
+            settings.meeting_timeout + std::time::Duration::from_secs(5),
+        )
+        .context("building gRPC reflection")?;
         health_reporter
             .set_serving::<ConsultationServiceServer<grpc::ConsultationGrpc>>()
             .await;
-        let reflection = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(switchboard_proto::FILE_DESCRIPTOR_SET)
-            .build_v1()
-            .context("building gRPC reflection")?;
         let grpc_shutdown = shutdown.clone();
-        let grpc = tonic::transport::Server::builder()
-            .timeout(settings.meeting_timeout + std::time::Duration::from_secs(5))
-            .add_service(health_service)
-            .add_service(reflection)
+        let grpc = grpc_server
             .add_service(ConsultationServiceServer::new(grpc::ConsultationGrpc {
                 core: core.clone(),
             }))

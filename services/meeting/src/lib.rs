@@ -117,20 +117,15 @@ impl Application {
             ..
         } = self;
 
-        let (health_reporter, health_service) = tonic_health::server::health_reporter();
+        // Long enough for every retry of a slow provider and a pending Meet conference.
+        let (grpc_server, health_reporter) =
+            switchboard_common::grpc::server(std::time::Duration::from_secs(60))
+                .context("building gRPC reflection")?;
         health_reporter
             .set_serving::<MeetingServiceServer<grpc::MeetingGrpc>>()
             .await;
-        let reflection = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(switchboard_proto::FILE_DESCRIPTOR_SET)
-            .build_v1()
-            .context("building gRPC reflection")?;
         let grpc_shutdown = shutdown.clone();
-        // Long enough for every retry of a slow provider and a pending Meet conference.
-        let grpc = tonic::transport::Server::builder()
-            .timeout(std::time::Duration::from_secs(60))
-            .add_service(health_service)
-            .add_service(reflection)
+        let grpc = grpc_server
             .add_service(MeetingServiceServer::new(grpc::MeetingGrpc {
                 core: core.clone(),
             }))
