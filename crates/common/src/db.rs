@@ -10,24 +10,23 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
 
 /// Opens a pool; connections are made lazily and every acquire is bounded in time.
 pub fn pool(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
-    pool_with_settings(url, max_connections, &[])
-}
-
-/// A pool whose sessions start with the given run-time settings (`SET name = value`).
-pub fn pool_with_settings(
-    url: &str,
-    max_connections: u32,
-    settings: &[(&str, &str)],
-) -> Result<PgPool, sqlx::Error> {
     let options: PgConnectOptions = url.parse()?;
-    let options = options
-        .application_name("switchboard")
-        .options(settings.iter().copied());
+    let options = options.application_name("switchboard");
     Ok(PgPoolOptions::new()
         .max_connections(max_connections)
         .min_connections(0)
         .acquire_timeout(Duration::from_secs(5))
         .connect_lazy_with(options))
+}
+
+/// A service's pool, with the pending migrations applied first when `migrate` is set.
+pub async fn open(url: &str, max_connections: u32, migrate: bool) -> anyhow::Result<PgPool> {
+    use anyhow::Context as _;
+    let pool = self::pool(url, max_connections).context("DATABASE_URL")?;
+    if migrate {
+        self::migrate(&pool).await.context("applying migrations")?;
+    }
+    Ok(pool)
 }
 
 /// Applies every pending migration (sqlx serialises concurrent runs with a lock).

@@ -64,14 +64,12 @@ impl Application {
         let http_listener = TcpListener::bind(settings.http_addr)
             .await
             .with_context(|| format!("binding HTTP on {}", settings.http_addr))?;
-        let pool =
-            switchboard_common::db::pool(&settings.database_url, settings.db_max_connections)
-                .context("DATABASE_URL")?;
-        if settings.run_migrations {
-            switchboard_common::db::migrate(&pool)
-                .await
-                .context("applying migrations")?;
-        }
+        let pool = switchboard_common::db::open(
+            &settings.database_url,
+            settings.db_max_connections,
+            settings.run_migrations,
+        )
+        .await?;
         let nats = switchboard_common::nats::connect(
             &settings.nats_url,
             "switchboard-consultation",
