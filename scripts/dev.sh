@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole system locally (SPEC §7): PostgreSQL and NATS (the machine's, started or
-# installed when missing), migrations and demo users, the chat, presence, meeting-link and
-# consultation services, two gateway
-# replicas and a load balancer in front of them on one port. Ctrl-C stops everything this
+# installed when missing), migrations and demo users, the chat, presence, meeting-link,
+# notification and consultation services, a mail catcher with a web inbox (unless SMTP_URL
+# is given), two gateway replicas and a load balancer in front of them on one port. Ctrl-C stops everything this
 # script started, and nothing else.
 #
 # Every environment variable given to this script reaches every service it starts.
@@ -27,6 +27,11 @@ export MEETING_HTTP_ADDR="${MEETING_HTTP_ADDR:-127.0.0.1:9103}"
 export CONSULTATION_HTTP_ADDR="${CONSULTATION_HTTP_ADDR:-127.0.0.1:8085}"
 export CONSULTATION_GRPC_ADDR="${CONSULTATION_GRPC_ADDR:-127.0.0.1:50055}"
 export MEETING_SERVICE_URL="${MEETING_SERVICE_URL:-http://$MEETING_GRPC_ADDR}"
+export NOTIFICATION_GRPC_ADDR="${NOTIFICATION_GRPC_ADDR:-127.0.0.1:50054}"
+export NOTIFICATION_HTTP_ADDR="${NOTIFICATION_HTTP_ADDR:-127.0.0.1:9104}"
+export APP_URL="${APP_URL:-http://127.0.0.1:${LB_PORT:-8080}}"
+MAILCATCHER_SMTP_PORT="${MAILCATCHER_SMTP_PORT:-1025}"
+MAILCATCHER_WEB_PORT="${MAILCATCHER_WEB_PORT:-1080}"
 export ALLOWED_ORIGINS="${ALLOWED_ORIGINS:-http://localhost:$LB_PORT,http://127.0.0.1:$LB_PORT}"
 PROFILE="${PROFILE:-debug}"   # PROFILE=release for an optimised build
 run_dir="$root/.dev"
@@ -100,6 +105,24 @@ wait_ready meeting "http://$MEETING_HTTP_ADDR/readyz"
 start consultation "$bin/switchboard-consultation"
 wait_ready consultation "http://$CONSULTATION_HTTP_ADDR/readyz"
 
+if [ -z "${SMTP_URL:-}" ]; then
+  echo "== mail catcher (maildev) on :$MAILCATCHER_SMTP_PORT, inbox on :$MAILCATCHER_WEB_PORT"
+  # 2.2.1: the 3.0.0 package serves the REST API but no web inbox.
+  if ! grep -qs '"version": "2.2.1"' "$run_dir/maildev/node_modules/maildev/package.json"; then
+    npm install --prefix "$run_dir/maildev" --no-audit --no-fund --loglevel=error maildev@2.2.1 >/dev/null
+  fi
+  start mailcatcher "$run_dir/maildev/node_modules/.bin/maildev" --ip 127.0.0.1 --web-ip 127.0.0.1 \
+    -s "$MAILCATCHER_SMTP_PORT" -w "$MAILCATCHER_WEB_PORT"
+  wait_ready mailcatcher "http://127.0.0.1:$MAILCATCHER_WEB_PORT/"
+  export SMTP_URL="smtp://127.0.0.1:$MAILCATCHER_SMTP_PORT"
+  inbox="http://127.0.0.1:$MAILCATCHER_WEB_PORT/"
+else
+  inbox="(SMTP_URL=$SMTP_URL)"
+fi
+echo "== notification service"
+start notification "$bin/switchboard-notification"
+wait_ready notification "http://$NOTIFICATION_HTTP_ADDR/readyz"
+
 echo "== gateways on :$GATEWAY1_PORT and :$GATEWAY2_PORT"
 GATEWAY_ADDR="127.0.0.1:$GATEWAY1_PORT" GATEWAY_ID=gw1 start gateway1 "$bin/switchboard-gateway"
 GATEWAY_ADDR="127.0.0.1:$GATEWAY2_PORT" GATEWAY_ID=gw2 start gateway2 "$bin/switchboard-gateway"
@@ -165,6 +188,7 @@ Switchboard is running.
   REST        http://127.0.0.1:$LB_PORT/v1/...
   consultations http://127.0.0.1:$LB_PORT/v1/consultations   (meeting gRPC $MEETING_GRPC_ADDR)
   chat gRPC   $CHAT_GRPC_ADDR      presence gRPC $PRESENCE_GRPC_ADDR
+  e-mail      $inbox   (notification gRPC $NOTIFICATION_GRPC_ADDR)
   JWT_SECRET  $JWT_SECRET   (dev default unless you set JWT_SECRET)
   logs        $run_dir/*.log
 

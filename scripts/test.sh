@@ -17,6 +17,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing ${missing[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+# The notification tests mail a real SMTP server (aiosmtpd) that they start themselves.
+if ! python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
+  echo "== installing aiosmtpd (the SMTP server of the notification tests)"
+  python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore aiosmtpd==1.4.6
+fi
 echo "== npm ci (socket.io-client, playwright-core for the Node-driven tests)"
 npm ci --prefix tests/socketio --no-audit --no-fund --loglevel=error
 npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
@@ -25,6 +30,8 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== deployment files: compose, Dockerfile, kustomize, Kubernetes schemas"
+scripts/validate-deploy.sh
 echo "== build the service binaries the end-to-end tests start"
 cargo build --workspace --bins --locked
 log=$(mktemp)

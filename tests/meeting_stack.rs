@@ -10,7 +10,9 @@ use switchboard_proto::meeting::v1::meeting_service_client::MeetingServiceClient
 use switchboard_test_support::TEST_JWT_SECRET;
 use switchboard_test_support::db::TestDatabase;
 use switchboard_test_support::fakes::{self, GoogleFake, GoogleFakeOptions, ZoomFake};
+use switchboard_test_support::notification;
 use switchboard_test_support::process::ServiceProcess;
+use switchboard_test_support::smtp::SmtpSink;
 use switchboard_test_support::stack::nats_url;
 use tonic::transport::Channel;
 use uuid::Uuid;
@@ -24,6 +26,8 @@ pub struct Options {
     pub zoom: bool,
     pub consultation: bool,
     pub google_options: GoogleFakeOptions,
+    /// Extra environment for the meeting and consultation services.
+    pub env: Vec<(String, String)>,
 }
 
 impl Default for Options {
@@ -37,12 +41,17 @@ impl Default for Options {
                 pending_reads: 1,
                 ..GoogleFakeOptions::default()
             },
+            env: Vec::new(),
         }
     }
 }
 
 // Fields drop in order: the processes stop before their fakes and their database go.
 pub struct MeetingStack {
+    /// With the consultation service: the notification service (it owns the stream the
+    /// consultation events go to) and the SMTP sink it mails to.
+    pub notification: Option<ServiceProcess>,
+    pub smtp: Option<SmtpSink>,
     pub consultation: Option<ServiceProcess>,
     pub meeting: ServiceProcess,
     pub google: Option<GoogleFake>,
@@ -115,6 +124,7 @@ impl MeetingStack {
                 ("ZOOM_API_BASE".to_owned(), z.api_base()),
             ]);
         }
+        env.extend(options.env.iter().cloned());
         let meeting = ServiceProcess::start("switchboard-meeting", "meeting0", env).await;
         let consultation = match options.consultation {
             false => None,
@@ -147,10 +157,28 @@ impl MeetingStack {
                             format!("http://{}", meeting.addr("grpc")),
                         ),
                         ("MEETING_TIMEOUT_MS".to_owned(), "10000".to_owned()),
-                    ],
+                    ]
+                    .into_iter()
+                    .chain(options.env.iter().cloned())
+                    .collect(),
                 )
                 .await,
             ),
+        };
+        let (notification, smtp) = match options.consultation {
+            false => (None, None),
+            true => {
+                let smtp = SmtpSink::start().await;
+                let notification = notification::start(
+                    "notification0",
+                    &db.url,
+                    &prefix,
+                    &smtp.url(),
+                    &[("MAIL_FROM", MAIL_FROM)],
+                )
+                .await;
+                (Some(notification), Some(smtp))
+            }
         };
         Self {
             db,
@@ -159,6 +187,8 @@ impl MeetingStack {
             zoom,
             meeting,
             consultation,
+            notification,
+            smtp,
         }
     }
 

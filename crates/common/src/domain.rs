@@ -88,3 +88,125 @@ mod tests {
         assert!(ClientMsgId::parse("a\nb".into()).is_err());
     }
 }
+
+/// The rules above, over free-form input: any Unicode, every whitespace and control
+/// character, lengths counted in characters however many bytes they take.
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Every character Unicode calls whitespace (what `str::trim` removes).
+    fn whitespace() -> Vec<char> {
+        (0..=0x10FFFF)
+            .filter_map(char::from_u32)
+            .filter(|c| c.is_whitespace())
+            .collect()
+    }
+
+    /// Control characters a message may not hold: C0 and C1 except tab, newline, CR.
+    fn forbidden_control() -> impl Strategy<Value = char> {
+        prop::sample::select(
+            (0u32..0x20)
+                .chain(0x7F..0xA0)
+                .filter_map(char::from_u32)
+                .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    /// A character that is neither whitespace nor a control, from anywhere in Unicode.
+    fn visible() -> impl Strategy<Value = char> {
+        any::<char>().prop_filter("visible", |c| !c.is_whitespace() && !c.is_control())
+    }
+
+    /// The rule restated independently of the implementation.
+    fn allowed(s: &str, max: usize) -> bool {
+        s.chars().any(|c| !c.is_whitespace())
+            && s.chars().count() <= max
+            && s.chars()
+                .all(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r'))
+    }
+
+    proptest! {
+        #[test]
+        fn any_string_is_judged_by_the_rule_and_kept_as_sent(s in any::<String>(), max in 1usize..40) {
+            match MessageContent::parse(s.clone(), max) {
+                Ok(c) => {
+                    prop_assert!(allowed(&s, max), "accepted {s:?}");
+                    prop_assert_eq!(c.as_str(), s.as_str());
+                }
+                Err(reason) => {
+                    prop_assert!(!allowed(&s, max), "refused {s:?}: {reason}");
+                    prop_assert!(!reason.is_empty());
+                }
+            }
+        }
+
+        #[test]
+        fn text_with_tabs_and_line_breaks_is_a_message(
+            parts in prop::collection::vec((visible(), prop::sample::select(vec!["", " ", "\t", "\n", "\r\n", "\u{3000}"])), 1..30)
+        ) {
+            let s: String = parts.iter().map(|(c, sep)| format!("{c}{sep}")).collect();
+            prop_assert!(MessageContent::parse(s, MAX_CONTENT_CHARS).is_ok());
+        }
+
+        #[test]
+        fn whitespace_only_is_blank(ws in prop::collection::vec(prop::sample::select(whitespace()), 0..50)) {
+            let s: String = ws.into_iter().collect();
+            prop_assert!(MessageContent::parse(s, MAX_CONTENT_CHARS).is_err());
+        }
+
+        #[test]
+        fn one_control_character_anywhere_refuses_the_message(
+            text in prop::collection::vec(visible(), 1..40),
+            bad in forbidden_control(),
+            at in any::<prop::sample::Index>(),
+        ) {
+            let mut chars = text;
+            chars.insert(at.index(chars.len() + 1), bad);
+            let s: String = chars.into_iter().collect();
+            prop_assert!(MessageContent::parse(s.clone(), MAX_CONTENT_CHARS).is_err(), "{s:?}");
+            prop_assert!(ClientMsgId::parse(s).is_err());
+        }
+
+        #[test]
+        fn the_content_limit_counts_characters_not_bytes(c in visible(), max in 1usize..300) {
+            let at_limit = c.to_string().repeat(max);
+            prop_assert!(MessageContent::parse(at_limit.clone(), max).is_ok(), "{} bytes", at_limit.len());
+            let over = format!("{at_limit}{c}");
+            prop_assert!(MessageContent::parse(over, max).is_err());
+        }
+
+        #[test]
+        fn the_default_limit_is_5000_characters_of_any_width(c in visible()) {
+            let s = c.to_string().repeat(MAX_CONTENT_CHARS);
+            prop_assert!(MessageContent::parse(s.clone(), MAX_CONTENT_CHARS).is_ok());
+            let over = format!("{s}{c}");
+            prop_assert!(MessageContent::parse(over, MAX_CONTENT_CHARS).is_err());
+        }
+
+        #[test]
+        fn any_client_msg_id_is_judged_by_the_rule(s in any::<String>()) {
+            let n = s.chars().count();
+            let expected = (1..=MAX_CLIENT_MSG_ID_CHARS).contains(&n) && !s.chars().any(char::is_control);
+            match ClientMsgId::parse(s.clone()) {
+                Ok(id) => {
+                    prop_assert!(expected, "accepted {s:?}");
+                    prop_assert_eq!(id.as_str(), s.as_str());
+                }
+                Err(_) => prop_assert!(!expected, "refused {s:?}"),
+            }
+        }
+
+        #[test]
+        fn a_client_msg_id_is_1_to_64_characters_of_any_width(
+            c in any::<char>().prop_filter("not a control", |c| !c.is_control()),
+            n in 1usize..=MAX_CLIENT_MSG_ID_CHARS,
+        ) {
+            prop_assert!(ClientMsgId::parse(c.to_string().repeat(n)).is_ok());
+            prop_assert!(ClientMsgId::parse(c.to_string().repeat(MAX_CLIENT_MSG_ID_CHARS + n)).is_err());
+        }
+    }
+}

@@ -18,6 +18,7 @@ pub mod db;
 pub mod domain;
 pub mod grpc;
 pub mod nats;
+pub mod notifications;
 pub mod ops;
 pub mod shutdown;
 pub mod subjects;

@@ -75,4 +75,9 @@ impl Subjects {
     pub fn notification(&self, kind: &str) -> String {
         format!("{}.notification.{kind}", self.prefix)
     }
+
+    /// Every notification subject: what the notification service's stream stores.
+    pub fn notifications_all(&self) -> String {
+        format!("{}.notification.>", self.prefix)
+    }
 }

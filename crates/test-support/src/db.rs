@@ -10,6 +10,8 @@ fn admin_url() -> String {
 
 pub struct TestDatabase {
     pub name: String,
+    /// The server's maintenance database, where this one was created (and is dropped).
+    admin: String,
     pub url: String,
     pub pool: PgPool,
 }
@@ -17,7 +19,12 @@ pub struct TestDatabase {
 impl TestDatabase {
     /// Creates `sb_test_<uuid>` and applies the migrations (no demo data).
     pub async fn create() -> Self {
-        let admin = admin_url();
+        Self::create_on(&admin_url()).await
+    }
+
+    /// The same on another server: `admin` is a URL of its maintenance database.
+    pub async fn create_on(admin: &str) -> Self {
+        let admin = admin.to_owned();
         let name = format!("sb_test_{}", uuid::Uuid::new_v4().simple());
         let mut conn = PgConnection::connect(&admin)
             .await
@@ -35,13 +42,18 @@ impl TestDatabase {
         switchboard_common::db::migrate(&pool)
             .await
             .expect("migrations");
-        Self { name, url, pool }
+        Self {
+            name,
+            admin,
+            url,
+            pool,
+        }
     }
 }
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
-        let name = self.name.clone();
+        let (name, admin) = (self.name.clone(), self.admin.clone());
         // Drop runs outside async; a short-lived runtime on its own thread does the work.
         let _ = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
@@ -49,7 +61,7 @@ impl Drop for TestDatabase {
                 .build()
                 .expect("runtime");
             rt.block_on(async move {
-                if let Ok(mut conn) = PgConnection::connect(&admin_url()).await {
+                if let Ok(mut conn) = PgConnection::connect(&admin).await {
                     let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                         .execute(&mut conn)
                         .await;

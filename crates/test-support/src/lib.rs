@@ -7,11 +7,21 @@
 //! - [`stack`] — chat replicas and gateway replicas wired together.
 //! - [`ws`] — a WebSocket client speaking the native framing.
 //! - [`fakes`] — local Google and Zoom API fakes for the meeting service.
+//! - [`traffic`] — senders that retry until acked, and the final acked/stored/synced count.
+//! - [`nats_server`] — a private NATS a test may stop and start.
+//! - [`notification`] — the notification service with test settings.
+//! - [`smtp`] — a real SMTP server writing what it accepts to a folder.
+//! - [`postgres_server`] — a private PostgreSQL cluster a test may stop and restart.
 
 pub mod db;
 pub mod fakes;
+pub mod nats_server;
+pub mod notification;
+pub mod postgres_server;
 pub mod process;
+pub mod smtp;
 pub mod stack;
+pub mod traffic;
 pub mod ws;
 
 /// The dev HS256 secret the test stacks use.

@@ -23,6 +23,13 @@ pub struct StackOptions {
     pub chat_env: Vec<(String, String)>,
     /// Extra environment for every presence replica.
     pub presence_env: Vec<(String, String)>,
+    /// The NATS every service uses (default: [`nats_url`]); a test that stops NATS brings
+    /// its own ([`crate::nats_server::NatsServer`]).
+    pub nats_url: Option<String>,
+    /// The PostgreSQL server the test database is made on, as a URL of its maintenance
+    /// database (default: `TEST_DATABASE_URL`); a test that restarts PostgreSQL brings its
+    /// own ([`crate::postgres_server::PostgresServer`]).
+    pub database_server_url: Option<String>,
 }
 
 impl Default for StackOptions {
@@ -34,6 +41,8 @@ impl Default for StackOptions {
             gateway_env: Vec::new(),
             chat_env: Vec::new(),
             presence_env: Vec::new(),
+            nats_url: None,
+            database_server_url: None,
         }
     }
 }
@@ -41,6 +50,8 @@ impl Default for StackOptions {
 pub struct Stack {
     pub db: TestDatabase,
     pub prefix: String,
+    /// The NATS the services use.
+    pub nats_url: String,
     pub chats: Vec<ServiceProcess>,
     pub presences: Vec<ServiceProcess>,
     pub gateways: Vec<ServiceProcess>,
@@ -53,11 +64,15 @@ impl Stack {
     }
 
     pub async fn start_with(options: StackOptions) -> Self {
-        let db = TestDatabase::create().await;
+        let db = match &options.database_server_url {
+            Some(server) => TestDatabase::create_on(server).await,
+            None => TestDatabase::create().await,
+        };
+        let nats = options.nats_url.clone().unwrap_or_else(nats_url);
         let prefix = format!("t{}", Uuid::new_v4().simple());
         let common = vec![
             ("DATABASE_URL".to_owned(), db.url.clone()),
-            ("NATS_URL".to_owned(), nats_url()),
+            ("NATS_URL".to_owned(), nats.clone()),
             ("NATS_SUBJECT_PREFIX".to_owned(), prefix.clone()),
             ("RUST_LOG".to_owned(), "info".to_owned()),
         ];
@@ -102,6 +117,7 @@ impl Stack {
         Self {
             db,
             prefix,
+            nats_url: nats,
             chats,
             presences,
             gateways,
@@ -111,6 +127,25 @@ impl Stack {
     /// `ws://…/ws` of gateway `i`.
     pub fn ws_url(&self, i: usize) -> String {
         format!("ws://{}/ws", self.gateways[i].addr("http"))
+    }
+
+    /// `http://…` of every service's ops endpoints (gateways, chat, presence).
+    pub fn ops_urls(&self) -> Vec<String> {
+        self.gateways
+            .iter()
+            .chain(&self.chats)
+            .chain(&self.presences)
+            .map(|p| format!("http://{}", p.addr("http")))
+            .collect()
+    }
+
+    /// Rows in `messages` sent by `sender`.
+    pub async fn messages_from(&self, sender: Uuid) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM messages WHERE sender_id = $1")
+            .bind(sender)
+            .fetch_one(&self.db.pool)
+            .await
+            .expect("count messages")
     }
 
     /// `http://…` of gateway `i`.
@@ -139,4 +174,45 @@ impl Stack {
             .await
             .expect("count messages")
     }
+}
+
+/// The HTTP status of `GET url`, or `None` when nothing answers.
+pub async fn http_status(url: &str) -> Option<u16> {
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(2))
+        .build()
+        .ok()?;
+    client
+        .get(url)
+        .send()
+        .await
+        .ok()
+        .map(|r| r.status().as_u16())
+}
+
+/// Whether every `/readyz` under `bases` (e.g. `http://127.0.0.1:port`) answers 200.
+pub async fn all_ready(bases: &[String]) -> bool {
+    for base in bases {
+        if http_status(&format!("{base}/readyz")).await != Some(200) {
+            return false;
+        }
+    }
+    true
+}
+
+/// The sum of every sample of the Prometheus metric `name` at `base/metrics`.
+pub async fn metric(base: &str, name: &str) -> f64 {
+    let text = reqwest::get(format!("{base}/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    text.lines()
+        .filter(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with(' ') || rest.starts_with('{'))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
 }

@@ -21,6 +21,17 @@ pub enum Frame {
     Closed { code: u16, reason: String },
 }
 
+/// What became of one request.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// The ack frame (success or error).
+    Ack(Value),
+    /// The connection closed (or dropped: 1006) before the ack.
+    Closed { code: u16, reason: String },
+    /// Nothing within the wait, and the connection is still open.
+    Silent,
+}
+
 pub struct WsClient {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     next_ack: u64,
@@ -36,6 +47,58 @@ impl WsClient {
         let mut c = Self::open(&format!("{url}?token={token}"))
             .await
             .expect("upgrade");
+        c.connected = c.expect_event("connected").await;
+        c
+    }
+
+    /// Connects and waits for `connected`, or says why not (refused upgrade, a close such
+    /// as 1013 while the services are unavailable, or nothing within `wait`).
+    pub async fn try_connect(url: &str, token: &str, wait: Duration) -> Result<Self, String> {
+        let mut c = tokio::time::timeout(wait, Self::open(&format!("{url}?token={token}")))
+            .await
+            .map_err(|_| "upgrade timed out".to_owned())?
+            .map_err(|e| format!("upgrade refused: {e}"))?;
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match c.next_frame_until(deadline).await {
+                Some(Frame::Json(v)) if v["event"] == "connected" => {
+                    c.connected = v["data"].clone();
+                    return Ok(c);
+                }
+                Some(Frame::Json(v)) => c.backlog.push_back(v),
+                Some(Frame::Closed { code, reason }) => {
+                    return Err(format!("closed {code} {reason}"));
+                }
+                None => return Err("no connected event".into()),
+            }
+        }
+    }
+
+    /// Connects over a socket whose receive buffer is `bytes` (the kernel's minimum at
+    /// least), so a client that stops reading fills up fast: for slow-consumer tests.
+    pub async fn connect_with_receive_buffer(url: &str, token: &str, bytes: u32) -> Self {
+        let request = format!("{url}?token={token}")
+            .into_client_request()
+            .expect("request");
+        let host = request.uri().host().expect("host").to_owned();
+        let port = request.uri().port_u16().expect("port");
+        let addr = tokio::net::lookup_host((host.as_str(), port))
+            .await
+            .expect("resolve")
+            .next()
+            .expect("an address");
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.set_recv_buffer_size(bytes).expect("SO_RCVBUF");
+        let stream = socket.connect(addr).await.expect("connect");
+        let (ws, _) = tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream))
+            .await
+            .expect("upgrade");
+        let mut c = Self {
+            ws,
+            next_ack: 1,
+            backlog: VecDeque::new(),
+            connected: Value::Null,
+        };
         c.connected = c.expect_event("connected").await;
         c
     }
@@ -93,6 +156,40 @@ impl WsClient {
         self.send_text(json!({ "event": event, "data": data, "ack": ack }).to_string())
             .await;
         self.expect_ack(ack).await
+    }
+
+    /// Sends an event with a fresh ack id and returns the id without waiting: for
+    /// pipelining (see [`WsClient::await_reply`]).
+    pub async fn send_request(&mut self, event: &str, data: Value) -> Result<u64, WsError> {
+        let ack = self.next_ack;
+        self.next_ack += 1;
+        let frame = json!({ "event": event, "data": data, "ack": ack }).to_string();
+        self.ws.send(Message::Text(frame.into())).await?;
+        Ok(ack)
+    }
+
+    /// Waits at most `wait` for the answer to request `ack`; frames read meanwhile are
+    /// kept for later.
+    pub async fn await_reply(&mut self, ack: u64, wait: Duration) -> Reply {
+        if let Some(v) = self.received_reply(ack) {
+            return Reply::Ack(v);
+        }
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match self.next_frame_until(deadline).await {
+                Some(Frame::Json(v)) if v["ack"] == ack => return Reply::Ack(v),
+                Some(Frame::Json(v)) => self.backlog.push_back(v),
+                Some(Frame::Closed { code, reason }) => return Reply::Closed { code, reason },
+                None => return Reply::Silent,
+            }
+        }
+    }
+
+    /// The answer to request `ack` if it has arrived already (read while waiting for
+    /// something else), without reading more.
+    pub fn received_reply(&mut self, ack: u64) -> Option<Value> {
+        let i = self.backlog.iter().position(|f| f["ack"] == ack)?;
+        self.backlog.remove(i)
     }
 
     /// Like [`WsClient::request`], but `None` when the connection is lost or nothing
@@ -195,6 +292,18 @@ impl WsClient {
     pub async fn expect_no_event(&mut self, name: &str, wait: Duration) {
         if let Some(data) = self.try_event(name, wait).await {
             panic!("unexpected {name} event: {data}");
+        }
+    }
+
+    /// The close code and reason if the server closes within `wait` (frames before it are
+    /// kept for later).
+    pub async fn try_close(&mut self, wait: Duration) -> Option<(u16, String)> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match self.next_frame_until(deadline).await? {
+                Frame::Closed { code, reason } => return Some((code, reason)),
+                Frame::Json(v) => self.backlog.push_back(v),
+            }
         }
     }
 

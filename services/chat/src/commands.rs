@@ -14,24 +14,32 @@ use switchboard_proto::chat::v1::{
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument as _;
 
 use crate::error::ChatError;
 use crate::grpc::upsert_from_proto;
 use crate::message::page_json;
 use crate::service::{ChatCore, SendInput};
 
+/// Joins the replicas' queue group on the command subject. Done before the service says
+/// it is ready, so the first command after a start finds a responder.
+pub async fn subscribe(
+    nats: &async_nats::Client,
+    subjects: &Subjects,
+) -> Result<async_nats::Subscriber, async_nats::SubscribeError> {
+    nats.queue_subscribe(subjects.chat_command(), CHAT_QUEUE_GROUP.into())
+        .await
+}
+
 /// Consumes commands until `shutdown`, then lets the in-flight ones finish (bounded).
 pub async fn serve(
     core: Arc<ChatCore>,
     nats: async_nats::Client,
-    subjects: Subjects,
+    mut commands: async_nats::Subscriber,
     max_concurrent: usize,
     drain_timeout: Duration,
     shutdown: CancellationToken,
 ) -> Result<(), async_nats::SubscribeError> {
-    let mut commands = nats
-        .queue_subscribe(subjects.chat_command(), CHAT_QUEUE_GROUP.into())
-        .await?;
     let permits = Arc::new(Semaphore::new(max_concurrent));
     let in_flight = TaskTracker::new();
     loop {
@@ -53,7 +61,9 @@ pub async fn serve(
             let Some(reply_to) = msg.reply.clone() else {
                 return;
             };
-            let reply = handle(&core, &msg.payload).await;
+            let span = tracing::info_span!("chat.command");
+            switchboard_common::telemetry::set_parent_from_nats(&span, msg.headers.as_ref());
+            let reply = handle(&core, &msg.payload).instrument(span).await;
             if let Err(e) = nats.publish(reply_to, reply.encode_to_vec().into()).await {
                 tracing::warn!(error = %e, "command reply could not be published");
             }

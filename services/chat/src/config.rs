@@ -30,6 +30,9 @@ pub struct Settings {
     pub run_migrations: bool,
     /// `SHUTDOWN_DRAIN_MS`: how long in-flight commands may take to finish on shutdown.
     pub drain_timeout: Duration,
+    /// `CHAT_NOTIFY_UNREAD`: queue `message_unread` notification events for recipients
+    /// who are offline when their message is stored.
+    pub notify_unread: bool,
 }
 
 impl Default for Settings {
@@ -46,6 +49,7 @@ impl Default for Settings {
             max_content_chars: MAX_CONTENT_CHARS,
             run_migrations: true,
             drain_timeout: Duration::from_secs(10),
+            notify_unread: true,
         }
     }
 }
@@ -68,9 +72,18 @@ impl Settings {
             max_content_chars: config::parse_or("MAX_CONTENT_CHARS", d.max_content_chars)?,
             run_migrations: config::parse_or("CHAT_RUN_MIGRATIONS", d.run_migrations)?,
             drain_timeout: config::millis_or("SHUTDOWN_DRAIN_MS", d.drain_timeout)?,
+            notify_unread: config::parse_or("CHAT_NOTIFY_UNREAD", d.notify_unread)?,
         };
         if s.max_batch == 0 {
             return Err(ConfigError::new("CHAT_MAX_BATCH", "must be at least 1"));
+        }
+        // The table's CHECK stops longer content anyway, and a batch holding it fails for
+        // every message in it.
+        if !(1..=MAX_CONTENT_CHARS).contains(&s.max_content_chars) {
+            return Err(ConfigError::new(
+                "MAX_CONTENT_CHARS",
+                format!("must be between 1 and {MAX_CONTENT_CHARS} (the messages table's limit)"),
+            ));
         }
         if s.max_concurrent_commands == 0 {
             return Err(ConfigError::new(

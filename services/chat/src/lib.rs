@@ -25,6 +25,7 @@ pub mod message;
 pub mod metrics;
 pub mod service;
 pub mod store;
+pub mod unread;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -46,7 +47,11 @@ pub struct Application {
     http_addr: SocketAddr,
     core: Arc<ChatCore>,
     nats: async_nats::Client,
+    /// The command subscription, made in `build` so the ready line is true.
+    command_subscription: async_nats::Subscriber,
     writer: tokio::task::JoinHandle<()>,
+    unread_shutdown: CancellationToken,
+    unread_worker: Option<tokio::task::JoinHandle<()>>,
 }
 
 use service::ChatCore;
@@ -73,9 +78,34 @@ impl Application {
         )
         .await
         .context("connecting to NATS")?;
+        let command_subscription =
+            commands::subscribe(&nats, &Subjects::new(settings.subject_prefix.clone()))
+                .await
+                .context("subscribing to commands")?;
+        // The server has the subscription once it answers a flush; without NATS yet, the
+        // service starts anyway and serves commands once connected.
+        if tokio::time::timeout(std::time::Duration::from_secs(5), nats.flush())
+            .await
+            .is_err()
+        {
+            tracing::warn!("NATS does not answer yet; commands are served once it does");
+        }
         let store = store::Store::new(pool);
         let (batcher, writer) = batcher::SendBatcher::start(store.clone(), settings.max_batch);
         let metrics = Arc::new(metrics::ChatMetrics::new());
+        let unread_shutdown = CancellationToken::new();
+        let (unread, unread_worker) = if settings.notify_unread {
+            let (notifier, worker) = unread::UnreadNotifier::start(
+                store.pool().clone(),
+                nats.clone(),
+                Subjects::new(settings.subject_prefix.clone()),
+                metrics.clone(),
+                unread_shutdown.clone(),
+            );
+            (Some(notifier), Some(worker))
+        } else {
+            (None, None)
+        };
         let core = Arc::new(ChatCore::new(
             store,
             batcher,
@@ -83,6 +113,7 @@ impl Application {
             Subjects::new(settings.subject_prefix.clone()),
             settings.max_content_chars,
             metrics,
+            unread,
         ));
         Ok(Self {
             grpc_addr: grpc_listener.local_addr()?,
@@ -92,7 +123,10 @@ impl Application {
             http_listener,
             core,
             nats,
+            command_subscription,
             writer,
+            unread_shutdown,
+            unread_worker,
         })
     }
 
@@ -112,7 +146,10 @@ impl Application {
             http_listener,
             core,
             nats,
+            command_subscription,
             writer,
+            unread_shutdown,
+            unread_worker,
             ..
         } = self;
 
@@ -152,7 +189,7 @@ impl Application {
         let commands = commands::serve(
             core.clone(),
             nats.clone(),
-            Subjects::new(settings.subject_prefix.clone()),
+            command_subscription,
             settings.max_concurrent_commands,
             settings.drain_timeout,
             shutdown.clone(),
@@ -167,6 +204,11 @@ impl Application {
         // batches it holds and ends.
         drop(core);
         let _ = tokio::time::timeout(settings.drain_timeout, writer).await;
+        // After the last commit: the offline notifications it produced still go out.
+        unread_shutdown.cancel();
+        if let Some(worker) = unread_worker {
+            let _ = tokio::time::timeout(settings.drain_timeout, worker).await;
+        }
         let _ = nats.flush().await;
         grpc_result?;
         http_result?;

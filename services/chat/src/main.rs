@@ -16,7 +16,7 @@ async fn main() -> ExitCode {
         }
     };
     // Telemetry.
-    switchboard_common::telemetry::init("chat");
+    let _telemetry = switchboard_common::telemetry::init("chat");
     // Build: bind the listeners, connect to PostgreSQL and NATS, migrate.
     let app = match Application::build(settings).await {
         Ok(app) => app,

@@ -8,6 +8,9 @@ pub struct ChatMetrics {
     pub messages_stored: IntCounter,
     pub duplicates: IntCounter,
     pub publish_errors: IntCounter,
+    /// `message_unread` events for offline recipients, by outcome (`published`, `failed`,
+    /// `dropped` when the worker's queue is full).
+    pub unread_notifications: IntCounterVec,
     pub store_seconds: Histogram,
 }
 
@@ -25,6 +28,14 @@ impl ChatMetrics {
         let duplicates = IntCounter::new(
             "duplicate_sends_total",
             "Sends answered with an already stored message (retries)",
+        )
+        .expect("valid metric");
+        let unread_notifications = IntCounterVec::new(
+            Opts::new(
+                "unread_notifications_total",
+                "message_unread events for offline recipients, by outcome",
+            ),
+            &["outcome"],
         )
         .expect("valid metric");
         let publish_errors = IntCounter::new(
@@ -45,6 +56,7 @@ impl ChatMetrics {
             Box::new(messages_stored.clone()),
             Box::new(duplicates.clone()),
             Box::new(publish_errors.clone()),
+            Box::new(unread_notifications.clone()),
             Box::new(store_seconds.clone()),
         ] {
             registry.register(c).expect("metric registered once");
@@ -55,6 +67,7 @@ impl ChatMetrics {
             messages_stored,
             duplicates,
             publish_errors,
+            unread_notifications,
             store_seconds,
         }
     }

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use switchboard_common::domain::{ClientMsgId, MessageContent};
 use switchboard_common::subjects::{Subjects, headers};
 use switchboard_common::wire::{self, MessageReadJson};
+use tracing::Instrument as _;
 use uuid::Uuid;
 
 use crate::batcher::SendBatcher;
@@ -16,6 +17,7 @@ use crate::error::{ChatError, parse_id};
 use crate::message::{StoredMessage, now_millis};
 use crate::metrics::ChatMetrics;
 use crate::store::{ReadOutcome, SendOutcome, Store};
+use crate::unread::UnreadNotifier;
 
 pub const SYNC_DEFAULT_LIMIT: u32 = 100;
 pub const SYNC_MAX_LIMIT: u32 = 500;
@@ -29,6 +31,7 @@ pub struct ChatCore {
     subjects: Subjects,
     max_content_chars: usize,
     metrics: Arc<ChatMetrics>,
+    unread: Option<UnreadNotifier>,
 }
 
 /// A send as it arrives, before validation.
@@ -54,6 +57,7 @@ impl ChatCore {
         subjects: Subjects,
         max_content_chars: usize,
         metrics: Arc<ChatMetrics>,
+        unread: Option<UnreadNotifier>,
     ) -> Self {
         Self {
             store,
@@ -62,6 +66,7 @@ impl ChatCore {
             subjects,
             max_content_chars,
             metrics,
+            unread,
         }
     }
 
@@ -81,6 +86,7 @@ impl ChatCore {
             .transpose()
             .map_err(ChatError::Invalid)?;
         let started = std::time::Instant::now();
+        // The wait for the group commit that carries this message (PostgreSQL).
         let outcome = self
             .batcher
             .send(crate::store::NewMessage {
@@ -89,6 +95,7 @@ impl ChatCore {
                 content,
                 client_msg_id,
             })
+            .instrument(tracing::info_span!("chat.persist"))
             .await?;
         self.metrics
             .store_seconds
@@ -100,7 +107,12 @@ impl ChatCore {
         self.publish_message(message, &json, input.origin_connection.as_deref())
             .await;
         match &outcome {
-            SendOutcome::Stored(_) => self.metrics.messages_stored.inc(),
+            SendOutcome::Stored(m) => {
+                self.metrics.messages_stored.inc();
+                if let Some(unread) = &self.unread {
+                    unread.message_stored(m);
+                }
+            }
             SendOutcome::Duplicate(_) => self.metrics.duplicates.inc(),
         }
         Ok((outcome, json))
@@ -129,6 +141,7 @@ impl ChatCore {
         if let Some(conn) = skip {
             h.insert(headers::SKIP_CONNECTION, conn);
         }
+        switchboard_common::telemetry::inject_nats(&mut h);
         if let Err(e) = self
             .nats
             .publish_with_headers(self.subjects.user_delivery(user), h, payload)

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{FromRequestParts, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -46,6 +46,24 @@ pub fn router(core: Arc<ConsultationCore>, verifier: Arc<JwtVerifier>, max_body:
             verifier,
             max_body,
         })
+}
+
+/// The `{id}` of a path. A segment that is not UTF-8 once percent-decoded gets the JSON
+/// error shape like every other refusal (axum's own rejection is plain text).
+struct IdParam(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdParam {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|Path(id)| Self(id))
+            .map_err(|e| error_response(&WireError::new(ErrorCode::InvalidRequest, e.body_text())))
+    }
 }
 
 /// The consultation object of every response.
@@ -234,11 +252,7 @@ async fn create(State(state): State<ApiState>, req: Request) -> Response {
 }
 
 #[tracing::instrument(skip_all, fields(consultation = %id))]
-async fn read(
-    State(state): State<ApiState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
+async fn read(State(state): State<ApiState>, IdParam(id): IdParam, headers: HeaderMap) -> Response {
     let result = async {
         let token = authenticate(&state, &headers).await?;
         state.core.get(&id, Viewer::User(token.user_id)).await
@@ -256,11 +270,7 @@ struct RescheduleBody {
 }
 
 #[tracing::instrument(skip_all, fields(consultation = %id))]
-async fn reschedule(
-    State(state): State<ApiState>,
-    Path(id): Path<String>,
-    req: Request,
-) -> Response {
+async fn reschedule(State(state): State<ApiState>, IdParam(id): IdParam, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let result = async {
         let token = authenticate(&state, &parts.headers).await?;
@@ -283,7 +293,7 @@ async fn reschedule(
 #[tracing::instrument(skip_all, fields(consultation = %id))]
 async fn cancel(
     State(state): State<ApiState>,
-    Path(id): Path<String>,
+    IdParam(id): IdParam,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use switchboard_proto::meeting::v1::{self as pb, meeting_service_client::MeetingServiceClient};
 use tonic::transport::{Channel, Endpoint};
+use tracing::Instrument as _;
 
 use crate::error::ConsultationError;
 
@@ -30,12 +31,17 @@ impl MeetingClient {
         &self,
         req: pb::CreateMeetingRequest,
     ) -> Result<pb::Meeting, ConsultationError> {
-        self.inner
-            .clone()
-            .create_meeting(req)
-            .await
-            .map(tonic::Response::into_inner)
-            .map_err(|s| status_error("created", s))
+        let span = tracing::info_span!("consultation.create_meeting");
+        async {
+            self.inner
+                .clone()
+                .create_meeting(traced(req))
+                .await
+                .map(tonic::Response::into_inner)
+                .map_err(|s| status_error("created", s))
+        }
+        .instrument(span)
+        .await
     }
 
     pub async fn update(
@@ -44,7 +50,7 @@ impl MeetingClient {
     ) -> Result<pb::Meeting, ConsultationError> {
         self.inner
             .clone()
-            .update_meeting(req)
+            .update_meeting(traced(req))
             .await
             .map(tonic::Response::into_inner)
             .map_err(|s| status_error("moved", s))
@@ -55,12 +61,19 @@ impl MeetingClient {
         &self,
         req: pb::CancelMeetingRequest,
     ) -> Result<Option<pb::Meeting>, ConsultationError> {
-        match self.inner.clone().cancel_meeting(req).await {
+        match self.inner.clone().cancel_meeting(traced(req)).await {
             Ok(r) => Ok(Some(r.into_inner())),
             Err(s) if s.code() == tonic::Code::NotFound => Ok(None),
             Err(s) => Err(status_error("cancelled", s)),
         }
     }
+}
+
+/// The request with the current trace in its metadata.
+fn traced<T>(message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    switchboard_common::telemetry::inject_grpc(request.metadata_mut());
+    request
 }
 
 fn status_error(done: &str, s: tonic::Status) -> ConsultationError {

@@ -1,6 +1,6 @@
 //! The notification outbox relay: events written in the same transaction as the
 //! consultation change are published to `<prefix>.notification.<kind>` afterwards, and
-//! deleted once NATS has them. A crash between commit and publish only delays them; any
+//! deleted once the notification stream confirms it stored them. A crash between commit and publish only delays them; any
 //! replica may publish (rows are claimed with `FOR UPDATE SKIP LOCKED`). The notification
 //! service drops duplicates by `dedupe_key`, which also goes out as `Nats-Msg-Id` for a
 //! JetStream stream's own de-duplication.
@@ -17,6 +17,8 @@ use crate::store::OutboxRow;
 
 /// Rows published per round.
 const BATCH: i64 = 100;
+/// How long the stream may take to confirm one event.
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Clone)]
 pub struct Outbox {
@@ -124,10 +126,12 @@ impl Outbox {
 
     async fn publish(&self, rows: &[OutboxRow]) -> anyhow::Result<()> {
         use anyhow::Context as _;
+        let jetstream = async_nats::jetstream::new(self.nats.clone());
+        let mut confirmations = Vec::with_capacity(rows.len());
         for row in rows {
             let mut headers = async_nats::HeaderMap::new();
             headers.insert("Nats-Msg-Id", row.dedupe_key.as_str());
-            self.nats
+            let ack = jetstream
                 .publish_with_headers(
                     self.subjects.notification(&row.kind),
                     headers,
@@ -135,9 +139,16 @@ impl Outbox {
                 )
                 .await
                 .with_context(|| format!("publishing {}", row.dedupe_key))?;
+            confirmations.push((row.dedupe_key.as_str(), ack));
         }
-        // Only what the server has counts as published.
-        self.nats.flush().await.context("flushing to NATS")?;
+        // Only what the stream has stored counts as published (no stream, e.g. the
+        // notification service never ran, is an error and the rows stay).
+        for (key, ack) in confirmations {
+            tokio::time::timeout(PUBLISH_TIMEOUT, ack)
+                .await
+                .with_context(|| format!("no confirmation for {key}"))?
+                .with_context(|| format!("the stream did not store {key}"))?;
+        }
         Ok(())
     }
 }

@@ -25,7 +25,17 @@ pub async fn request(
             format!("the {service} {why}; retry"),
         )
     };
-    match tokio::time::timeout(timeout, nats.request(subject, payload)).await {
+    let request = async {
+        match switchboard_common::telemetry::traceparent() {
+            None => nats.request(subject, payload).await,
+            Some(tp) => {
+                let mut headers = async_nats::HeaderMap::new();
+                headers.insert(switchboard_common::telemetry::TRACEPARENT, tp.as_str());
+                nats.request_with_headers(subject, headers, payload).await
+            }
+        }
+    };
+    match tokio::time::timeout(timeout, request).await {
         Err(_) => Err(unavailable("did not answer in time")),
         Ok(Ok(msg)) => Ok(msg.payload),
         Ok(Err(e)) => {

@@ -10,6 +10,7 @@ use switchboard_common::wire::{ErrorCode, WireError};
 use switchboard_proto::chat::v1::{
     self as pb, command::Command as Cmd, command_reply::Result as Reply,
 };
+use tracing::Instrument as _;
 use uuid::Uuid;
 
 use crate::metrics::GatewayMetrics;
@@ -38,6 +39,17 @@ impl ChatClient {
 
     /// Sends a command; the reply is the ack's `data` JSON.
     pub async fn call(
+        &self,
+        connection_id: Option<Uuid>,
+        command: Cmd,
+    ) -> Result<Bytes, WireError> {
+        let span = tracing::info_span!("gateway.chat_command", command = command_name(&command));
+        async move { self.call_inner(connection_id, command).await }
+            .instrument(span)
+            .await
+    }
+
+    async fn call_inner(
         &self,
         connection_id: Option<Uuid>,
         command: Cmd,
@@ -94,5 +106,16 @@ impl ChatClient {
         )
         .await
         .map(|_| ())
+    }
+}
+
+fn command_name(command: &Cmd) -> &'static str {
+    match command {
+        Cmd::SendMessage(_) => "send_message",
+        Cmd::MarkMessageRead(_) => "mark_message_read",
+        Cmd::MarkConversationRead(_) => "mark_conversation_read",
+        Cmd::Sync(_) => "sync",
+        Cmd::History(_) => "history",
+        Cmd::UpsertUser(_) => "upsert_user",
     }
 }

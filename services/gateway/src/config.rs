@@ -47,6 +47,10 @@ pub struct Settings {
     pub heartbeat_interval: Duration,
     /// `MAX_CONNECTIONS`: WebSocket connections this replica accepts.
     pub max_connections: usize,
+    /// `SHUTDOWN_UNREADY_MS`: on shutdown, how long `/readyz` answers 503 (and new upgrades
+    /// are refused) while the open connections are still served, so load balancers stop
+    /// sending clients here before the going-away closes make them reconnect.
+    pub unready_delay: Duration,
     /// `SHUTDOWN_DRAIN_MS`: how long connections get to close on shutdown.
     pub drain_timeout: Duration,
 }
@@ -79,6 +83,8 @@ impl Default for Settings {
             typing_rate_limit: 5,
             heartbeat_interval: Duration::from_secs(2),
             max_connections: 19_000,
+            // Two of the dev load balancer's health checks (`inter 1s fall 2`).
+            unready_delay: Duration::from_secs(2),
             drain_timeout: Duration::from_secs(10),
         }
     }
@@ -112,6 +118,7 @@ impl Settings {
             typing_rate_limit: config::parse_or("TYPING_RATE_LIMIT", d.typing_rate_limit)?,
             heartbeat_interval: config::millis_or("PRESENCE_HEARTBEAT_MS", d.heartbeat_interval)?,
             max_connections: config::parse_or("MAX_CONNECTIONS", d.max_connections)?,
+            unready_delay: config::millis_or("SHUTDOWN_UNREADY_MS", d.unready_delay)?,
             drain_timeout: config::millis_or("SHUTDOWN_DRAIN_MS", d.drain_timeout)?,
         };
         for (name, value) in [

@@ -51,6 +51,8 @@ pub struct Delivery {
     pub event: String,
     pub skip: Option<Uuid>,
     pub data: Bytes,
+    /// The sender's trace, when it is being traced.
+    pub traceparent: Option<String>,
 }
 
 pub struct DeliveryBus {
@@ -448,6 +450,7 @@ fn parse_delivery(headers: &[u8], data: Bytes) -> Option<Delivery> {
     let text = std::str::from_utf8(headers).ok()?;
     let mut event = None;
     let mut skip = None;
+    let mut traceparent = None;
     for line in text.split("\r\n").skip(1) {
         if let Some((k, v)) = line.split_once(':') {
             let (k, v) = (k.trim(), v.trim());
@@ -455,6 +458,8 @@ fn parse_delivery(headers: &[u8], data: Bytes) -> Option<Delivery> {
                 event = Some(v.to_owned());
             } else if k.eq_ignore_ascii_case(h::SKIP_CONNECTION) {
                 skip = Uuid::parse_str(v).ok();
+            } else if k.eq_ignore_ascii_case(switchboard_common::telemetry::TRACEPARENT) {
+                traceparent = Some(v.to_owned());
             }
         }
     }
@@ -462,6 +467,7 @@ fn parse_delivery(headers: &[u8], data: Bytes) -> Option<Delivery> {
         event: event?,
         skip,
         data,
+        traceparent,
     })
 }
 

@@ -114,6 +114,13 @@ pub struct UserEntry {
 impl UserEntry {
     /// Hands a delivery to every connection of the user here (but the one it skips).
     pub fn deliver(&self, delivery: Delivery, metrics: &GatewayMetrics) {
+        // Only traced deliveries pay for a span.
+        let span = delivery.traceparent.as_deref().map(|tp| {
+            let span = tracing::info_span!("gateway.deliver", event = %delivery.event);
+            switchboard_common::telemetry::set_parent(&span, tp);
+            span
+        });
+        let _entered = span.as_ref().map(tracing::Span::enter);
         let encoded = Arc::new(EncodedEvent::new(delivery.event, delivery.data));
         let conns = self.connections.lock().expect("user lock");
         for conn in conns.iter() {

@@ -132,8 +132,10 @@ impl Application {
         &self.state.gateway_id
     }
 
-    /// Serves until `shutdown`; then readiness goes false, new upgrades are refused, every
-    /// socket gets a going-away close, and the connections drain within the time limit.
+    /// Serves until `shutdown`; then readiness goes false and new upgrades are refused for
+    /// `SHUTDOWN_UNREADY_MS` while the connections are still served; then every socket
+    /// gets the acks of what it has in flight and a going-away close, and the connections
+    /// drain within the time limit.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let state = self.state;
         let app = router(state.clone());
@@ -157,7 +159,15 @@ impl Application {
         });
 
         shutdown.cancelled().await;
+        // Not ready first: load balancers stop routing here while the connections are
+        // still served; only then do they get "going away" and reconnect elsewhere.
         state.draining.store(true, Ordering::Release);
+        tracing::info!(
+            connections = state.hub.connection_count(),
+            delay_ms = state.settings.unready_delay.as_millis() as u64,
+            "not ready; closing connections after the delay"
+        );
+        tokio::time::sleep(state.settings.unready_delay).await;
         tracing::info!(
             connections = state.hub.connection_count(),
             "draining connections"

@@ -16,7 +16,7 @@ async fn main() -> ExitCode {
         }
     };
     // Telemetry.
-    switchboard_common::telemetry::init("gateway");
+    let _telemetry = switchboard_common::telemetry::init("gateway");
     // Build: bind, load keys, connect to NATS.
     let app = match Application::build(settings).await {
         Ok(app) => app,

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -57,8 +58,7 @@ pub async fn send_message(State(state): State<Arc<GatewayState>>, req: Request) 
     let result = async {
         let token = authenticate(&state, &parts.headers).await?;
         let body = read_body(body, state.settings.max_frame_bytes).await?;
-        let data: SendMessageData = serde_json::from_slice(&body)
-            .map_err(|e| WireError::new(ErrorCode::InvalidRequest, format!("invalid body: {e}")))?;
+        let data = send_message_body(&body)?;
         state.check_send_rate(token.user_id)?;
         state
             .chat
@@ -75,28 +75,14 @@ pub async fn send_message(State(state): State<Arc<GatewayState>>, req: Request) 
 /// `GET /v1/conversations/{peerId}/messages?before=&limit=` → 200 `{"messages","hasMore"}`.
 pub async fn history(
     State(state): State<Arc<GatewayState>>,
-    Path(peer_id): Path<String>,
+    peer_id: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
     headers: axum::http::HeaderMap,
 ) -> Response {
     let result = async {
         let token = authenticate(&state, &headers).await?;
-        let mut before = None;
-        let mut limit = None;
-        for (k, v) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
-            match &*k {
-                "before" if !v.is_empty() => before = Some(v.into_owned()),
-                "limit" if !v.is_empty() => {
-                    limit = Some(v.parse::<u32>().map_err(|_| {
-                        WireError::new(
-                            ErrorCode::InvalidRequest,
-                            "limit must be a positive integer",
-                        )
-                    })?)
-                }
-                _ => {}
-            }
-        }
+        let peer_id = path_param(peer_id)?;
+        let (before, limit) = history_query(query.as_deref())?;
         state
             .chat
             .call(
@@ -120,11 +106,12 @@ pub async fn history(
 /// `POST /v1/messages/{id}/read` → 200 `{messageId, readAt}`.
 pub async fn mark_read(
     State(state): State<Arc<GatewayState>>,
-    Path(message_id): Path<String>,
+    message_id: Result<Path<String>, PathRejection>,
     headers: axum::http::HeaderMap,
 ) -> Response {
     let result = async {
         let token = authenticate(&state, &headers).await?;
+        let message_id = path_param(message_id)?;
         state
             .chat
             .call(
@@ -151,23 +138,7 @@ pub async fn presence(
 ) -> Response {
     let result = async {
         let token = authenticate(&state, &headers).await?;
-        let mut ids: Vec<String> = Vec::new();
-        for (k, v) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
-            if k == "userIds" {
-                ids.extend(
-                    v.split(',')
-                        .map(str::trim)
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_owned),
-                );
-            }
-        }
-        if ids.is_empty() {
-            return Err(WireError::new(
-                ErrorCode::InvalidRequest,
-                "userIds is required",
-            ));
-        }
+        let ids = presence_query(query.as_deref())?;
         state.presence.get_presence(token.user_id, ids).await
     }
     .await;
@@ -175,6 +146,64 @@ pub async fn presence(
         Ok(json) => json_response(StatusCode::OK, json),
         Err(e) => error_response(&e),
     }
+}
+
+/// A path parameter, or `invalid_request` in the JSON error shape (axum's own rejection of
+/// a segment that is not UTF-8 once percent-decoded is plain text); checked after the token.
+fn path_param(param: Result<Path<String>, PathRejection>) -> Result<String, WireError> {
+    param
+        .map(|Path(p)| p)
+        .map_err(|e| WireError::new(ErrorCode::InvalidRequest, e.body_text()))
+}
+
+/// The body of `POST /v1/messages`.
+pub fn send_message_body(body: &[u8]) -> Result<SendMessageData, WireError> {
+    serde_json::from_slice(body)
+        .map_err(|e| WireError::new(ErrorCode::InvalidRequest, format!("invalid body: {e}")))
+}
+
+/// `before` and `limit` of `GET /v1/conversations/{peerId}/messages`; empty values are
+/// absent, other parameters are ignored.
+pub fn history_query(query: Option<&str>) -> Result<(Option<String>, Option<u32>), WireError> {
+    let mut before = None;
+    let mut limit = None;
+    for (k, v) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match &*k {
+            "before" if !v.is_empty() => before = Some(v.into_owned()),
+            "limit" if !v.is_empty() => {
+                limit = Some(v.parse::<u32>().map_err(|_| {
+                    WireError::new(
+                        ErrorCode::InvalidRequest,
+                        "limit must be a positive integer",
+                    )
+                })?)
+            }
+            _ => {}
+        }
+    }
+    Ok((before, limit))
+}
+
+/// The ids of `GET /v1/presence?userIds=a,b` (the parameter may repeat); at least one.
+pub fn presence_query(query: Option<&str>) -> Result<Vec<String>, WireError> {
+    let mut ids: Vec<String> = Vec::new();
+    for (k, v) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        if k == "userIds" {
+            ids.extend(
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned),
+            );
+        }
+    }
+    if ids.is_empty() {
+        return Err(WireError::new(
+            ErrorCode::InvalidRequest,
+            "userIds is required",
+        ));
+    }
+    Ok(ids)
 }
 
 /// Any other path.

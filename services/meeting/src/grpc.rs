@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use switchboard_proto::meeting::v1::{self as pb, meeting_service_server::MeetingService};
 use tonic::{Request, Response, Status};
+use tracing::Instrument as _;
 
 use crate::service::MeetingCore;
 
@@ -18,7 +19,9 @@ impl MeetingService for MeetingGrpc {
         &self,
         request: Request<pb::CreateMeetingRequest>,
     ) -> Result<Response<pb::Meeting>, Status> {
-        let row = self.core.create(request.get_ref()).await?;
+        let span = tracing::info_span!("meeting.create");
+        switchboard_common::telemetry::set_parent_from_grpc(&span, request.metadata());
+        let row = self.core.create(request.get_ref()).instrument(span).await?;
         Ok(Response::new(self.core.render(&row)))
     }
 

@@ -16,7 +16,7 @@ async fn main() -> ExitCode {
         }
     };
     // Telemetry.
-    switchboard_common::telemetry::init("meeting");
+    let _telemetry = switchboard_common::telemetry::init("meeting");
     // Build: bind the listeners, connect to PostgreSQL, migrate.
     let app = match Application::build(settings).await {
         Ok(app) => app,

@@ -36,6 +36,38 @@ pub struct Presence {
     pub nats: async_nats::Client,
     pub subjects: Subjects,
     pub metrics: Arc<PresenceMetrics>,
+    pub hearing: Hearing,
+}
+
+/// The last moment this replica may have missed heartbeats: its start, any time its NATS
+/// connection was down, any heartbeat it could not record (PostgreSQL down). A gateway's
+/// silence proves it dead only when this replica has been listening for the whole
+/// dead-gateway timeout since; otherwise a presence restart, or an outage of NATS or
+/// PostgreSQL longer than the timeout, would take every user offline at once.
+#[derive(Clone)]
+pub struct Hearing(Arc<std::sync::Mutex<tokio::time::Instant>>);
+
+impl Hearing {
+    /// Nothing heard yet.
+    pub fn new() -> Self {
+        Self(Arc::new(std::sync::Mutex::new(tokio::time::Instant::now())))
+    }
+
+    /// Heartbeats may be going unheard right now.
+    pub fn missed(&self) {
+        *self.0.lock().expect("hearing lock") = tokio::time::Instant::now();
+    }
+
+    /// How long this replica has heard every heartbeat.
+    pub fn listening_for(&self) -> Duration {
+        self.0.lock().expect("hearing lock").elapsed()
+    }
+}
+
+impl Default for Hearing {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Presence {
@@ -80,19 +112,45 @@ impl Presence {
     }
 }
 
+/// The replicas' queue-group subscriptions, made before the service says it is ready so
+/// that no event or query sent right after a start finds nobody listening.
+pub struct Subscriptions {
+    pub connection_events: async_nats::Subscriber,
+    pub heartbeats: async_nats::Subscriber,
+    pub queries: async_nats::Subscriber,
+    pub contacts: async_nats::Subscriber,
+}
+
+impl Subscriptions {
+    pub async fn subscribe(
+        nats: &async_nats::Client,
+        subjects: &Subjects,
+    ) -> Result<Self, async_nats::SubscribeError> {
+        let group = || PRESENCE_QUEUE_GROUP.to_owned();
+        Ok(Self {
+            connection_events: nats
+                .queue_subscribe(subjects.presence_connection(), group())
+                .await?,
+            heartbeats: nats
+                .queue_subscribe(subjects.presence_heartbeat(), group())
+                .await?,
+            queries: nats
+                .queue_subscribe(subjects.presence_query(), group())
+                .await?,
+            contacts: nats
+                .queue_subscribe(subjects.presence_contacts(), group())
+                .await?,
+        })
+    }
+}
+
 /// Connection events → batches → transactions → announcements.
 pub async fn consume_connection_events(
     presence: Presence,
+    mut sub: async_nats::Subscriber,
     max_batch: usize,
     shutdown: CancellationToken,
 ) -> Result<(), async_nats::SubscribeError> {
-    let mut sub = presence
-        .nats
-        .queue_subscribe(
-            presence.subjects.presence_connection(),
-            PRESENCE_QUEUE_GROUP.into(),
-        )
-        .await?;
     let (tx, mut rx) = mpsc::channel::<ConnectionChange>(max_batch * 4);
     let applier = {
         let presence = presence.clone();
@@ -163,15 +221,9 @@ pub async fn consume_connection_events(
 /// Heartbeats: liveness, and a check that the stored state matches the gateway's.
 pub async fn consume_heartbeats(
     presence: Presence,
+    mut sub: async_nats::Subscriber,
     shutdown: CancellationToken,
 ) -> Result<(), async_nats::SubscribeError> {
-    let mut sub = presence
-        .nats
-        .queue_subscribe(
-            presence.subjects.presence_heartbeat(),
-            PRESENCE_QUEUE_GROUP.into(),
-        )
-        .await?;
     // instance → (the gateway's digest, heartbeats in a row that disagreed with it)
     let mut mismatches: HashMap<String, (u64, u32)> = HashMap::new();
     loop {
@@ -194,6 +246,7 @@ pub async fn consume_heartbeats(
         {
             Ok(d) => d,
             Err(e) => {
+                presence.hearing.missed();
                 presence.metrics.db_errors.inc();
                 tracing::warn!(error = %e, "heartbeat not recorded");
                 continue;
@@ -269,7 +322,8 @@ async fn resync(presence: &Presence, instance_id: &str, gateway_id: &str) {
     }
 }
 
-/// Expires the connections of gateways whose heartbeats stopped.
+/// Expires the connections of gateways whose heartbeats stopped, once this replica has
+/// been listening long enough to know (see [`Hearing`]).
 pub async fn sweep_dead_gateways(
     presence: Presence,
     dead_after: Duration,
@@ -289,6 +343,12 @@ pub async fn sweep_dead_gateways(
             last_analyze = tokio::time::Instant::now();
             presence.store.refresh_statistics().await;
         }
+        if !switchboard_common::nats::is_connected(&presence.nats) {
+            presence.hearing.missed();
+        }
+        if presence.hearing.listening_for() < dead_after {
+            continue;
+        }
         match presence.store.expire_dead_gateways(dead_after).await {
             Ok(t) => presence.announce(t).await,
             Err(e) => {
@@ -302,22 +362,10 @@ pub async fn sweep_dead_gateways(
 /// The gateways' questions: presence of contacts, and which users are contacts.
 pub async fn answer_queries(
     presence: Presence,
+    mut queries: async_nats::Subscriber,
+    mut contacts: async_nats::Subscriber,
     shutdown: CancellationToken,
 ) -> Result<(), async_nats::SubscribeError> {
-    let mut queries = presence
-        .nats
-        .queue_subscribe(
-            presence.subjects.presence_query(),
-            PRESENCE_QUEUE_GROUP.into(),
-        )
-        .await?;
-    let mut contacts = presence
-        .nats
-        .queue_subscribe(
-            presence.subjects.presence_contacts(),
-            PRESENCE_QUEUE_GROUP.into(),
-        )
-        .await?;
     loop {
         let (msg, is_query) = tokio::select! {
             _ = shutdown.cancelled() => break,

@@ -38,6 +38,7 @@ pub struct Application {
     grpc_addr: SocketAddr,
     http_addr: SocketAddr,
     presence: Presence,
+    subscriptions: events::Subscriptions,
 }
 
 impl Application {
@@ -61,11 +62,24 @@ impl Application {
         )
         .await
         .context("connecting to NATS")?;
+        let subjects = Subjects::new(settings.subject_prefix.clone());
+        let subscriptions = events::Subscriptions::subscribe(&nats, &subjects)
+            .await
+            .context("subscribing to presence subjects")?;
+        // The server has the subscriptions once it answers a flush; without NATS yet, the
+        // service starts anyway and listens once connected.
+        if tokio::time::timeout(std::time::Duration::from_secs(5), nats.flush())
+            .await
+            .is_err()
+        {
+            tracing::warn!("NATS does not answer yet; presence listens once it does");
+        }
         let presence = Presence {
             store: store::Store::new(pool),
             nats,
-            subjects: Subjects::new(settings.subject_prefix.clone()),
+            subjects,
             metrics: Arc::new(metrics::PresenceMetrics::new()),
+            hearing: events::Hearing::new(),
         };
         Ok(Self {
             grpc_addr: grpc_listener.local_addr()?,
@@ -74,6 +88,7 @@ impl Application {
             grpc_listener,
             http_listener,
             presence,
+            subscriptions,
         })
     }
 
@@ -91,6 +106,7 @@ impl Application {
             grpc_listener,
             http_listener,
             presence,
+            subscriptions,
             ..
         } = self;
         let (grpc_server, health_reporter) =
@@ -126,6 +142,7 @@ impl Application {
             async {
                 events::consume_connection_events(
                     presence.clone(),
+                    subscriptions.connection_events,
                     settings.max_batch,
                     shutdown.clone(),
                 )
@@ -133,14 +150,23 @@ impl Application {
                 .context("connection events")
             },
             async {
-                events::consume_heartbeats(presence.clone(), shutdown.clone())
-                    .await
-                    .context("heartbeats")
+                events::consume_heartbeats(
+                    presence.clone(),
+                    subscriptions.heartbeats,
+                    shutdown.clone(),
+                )
+                .await
+                .context("heartbeats")
             },
             async {
-                events::answer_queries(presence.clone(), shutdown.clone())
-                    .await
-                    .context("queries")
+                events::answer_queries(
+                    presence.clone(),
+                    subscriptions.queries,
+                    subscriptions.contacts,
+                    shutdown.clone(),
+                )
+                .await
+                .context("queries")
             },
             events::sweep_dead_gateways(
                 presence.clone(),

@@ -5,9 +5,12 @@
 //!   protocol: type to send; incoming messages, receipts and errors are printed.
 //! - `switchboard import-users users.csv` upserts users through the chat service's
 //!   `UserService` (CSV columns: id,email,display_name,role).
+//! - `switchboard notifications dead-letters` lists e-mails given up on;
+//!   `switchboard notifications replay <id>` queues one again.
 
 mod chat;
 mod import;
+mod notifications;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
@@ -93,6 +96,37 @@ enum Command {
         #[arg(long, default_value = "http://127.0.0.1:50051")]
         grpc: String,
     },
+    /// Dead-lettered notifications: list and replay.
+    Notifications {
+        #[command(subcommand)]
+        command: NotificationsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum NotificationsCommand {
+    /// List the notifications given up on, newest first.
+    DeadLetters {
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// The notification service's gRPC address.
+        #[arg(
+            long,
+            env = "NOTIFICATION_GRPC_URL",
+            default_value = "http://127.0.0.1:50054"
+        )]
+        url: String,
+    },
+    /// Queue a dead letter again (after fixing what made it fail).
+    Replay {
+        id: String,
+        #[arg(
+            long,
+            env = "NOTIFICATION_GRPC_URL",
+            default_value = "http://127.0.0.1:50054"
+        )]
+        url: String,
+    },
 }
 
 /// A UUID, or the id of a demo user named so.
@@ -157,5 +191,11 @@ async fn main() -> anyhow::Result<()> {
             chat::run(&url, &token, to, auto_read).await
         }
         Command::ImportUsers { file, grpc } => import::run(&file, &grpc).await,
+        Command::Notifications { command } => match command {
+            NotificationsCommand::DeadLetters { limit, url } => {
+                notifications::list(&url, limit).await
+            }
+            NotificationsCommand::Replay { id, url } => notifications::replay(&url, &id).await,
+        },
     }
 }

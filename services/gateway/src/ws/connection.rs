@@ -41,6 +41,9 @@ pub mod close_code {
     pub const SLOW_CONSUMER: u16 = 4008;
     pub const GOING_AWAY: u16 = 1001;
     pub const POLICY: u16 = 1008;
+    pub const PROTOCOL_ERROR: u16 = 1002;
+    /// A text frame that is not UTF-8.
+    pub const INVALID_PAYLOAD: u16 = 1007;
     pub const TOO_LARGE: u16 = 1009;
     pub const TRY_AGAIN_LATER: u16 = 1013;
 }
@@ -291,15 +294,20 @@ where
         tokio::select! {
             biased;
             _ = state.shutdown.cancelled() => {
+                // Reading stops; what was taken gets its answer before the goodbye, so the
+                // client never retries a message that is stored already without knowing.
+                // Every command ends within the request deadline.
+                while let Some((ack, result)) = in_flight.next().await {
+                    match unless_closed(control, write_reply(ws, framing, ack, result, write_timeout)).await {
+                        Ok(true) => {}
+                        Ok(false) => return None,
+                        Err(reason) => return Some(close_for(state, reason)),
+                    }
+                }
                 return Some((close_code::GOING_AWAY, "server shutting down; reconnect".to_string()));
             }
             reason = control.closed() => {
-                match reason {
-                    CloseRequest::SlowConsumer => {
-                        state.metrics.slow_consumer_closes.inc();
-                        return Some((close_code::SLOW_CONSUMER, "slow consumer: outbound queue full".to_string()));
-                    }
-                }
+                return Some(close_for(state, reason));
             }
             _ = &mut expiry => {
                 return Some((close_code::UNAUTHORIZED, "token expired".to_string()));
@@ -313,13 +321,18 @@ where
                         Err(_) => break,
                     }
                 }
-                if !write_all(ws, pending.iter().map(|e| Message::Text(framing.event(e))), write_timeout).await {
-                    return None;
+                let events = pending.iter().map(|e| Message::Text(framing.event(e)));
+                match unless_closed(control, write_all(ws, events, write_timeout)).await {
+                    Ok(true) => {}
+                    Ok(false) => return None,
+                    Err(reason) => return Some(close_for(state, reason)),
                 }
             }
             Some((ack, result)) = in_flight.next(), if !in_flight.is_empty() => {
-                if !write_reply(ws, framing, ack, result, write_timeout).await {
-                    return None;
+                match unless_closed(control, write_reply(ws, framing, ack, result, write_timeout)).await {
+                    Ok(true) => {}
+                    Ok(false) => return None,
+                    Err(reason) => return Some(close_for(state, reason)),
                 }
             }
             _ = ping.tick() => {
@@ -338,6 +351,13 @@ where
                     Some(Err(WsError::Capacity(_))) => {
                         let reason = format!("message too large (limit {} bytes)", settings.max_frame_bytes);
                         return Some((close_code::TOO_LARGE, reason));
+                    }
+                    // RFC 6455 §8.1: a text frame that is not UTF-8 fails the connection.
+                    Some(Err(WsError::Utf8(_))) => {
+                        return Some((close_code::INVALID_PAYLOAD, "text frames must be UTF-8".to_string()));
+                    }
+                    Some(Err(WsError::Protocol(_))) => {
+                        return Some((close_code::PROTOCOL_ERROR, "WebSocket protocol error".to_string()));
                     }
                     Some(Err(_)) => return None,
                 };
@@ -409,6 +429,33 @@ where
                     Message::Pong(_) | Message::Frame(_) => {}
                 }
             }
+        }
+    }
+}
+
+/// A write that gives way to the hub's close request. A peer that stopped reading blocks
+/// the write (up to `WRITE_TIMEOUT_MS`) while its queue fills; the slow-consumer verdict
+/// must not wait for that, or the connection would end without its 4008.
+async fn unless_closed(
+    control: &ConnectionControl,
+    write: impl std::future::Future<Output = bool>,
+) -> Result<bool, CloseRequest> {
+    tokio::select! {
+        biased;
+        written = write => Ok(written),
+        reason = control.closed() => Err(reason),
+    }
+}
+
+/// The close code and reason for the hub's request.
+fn close_for(state: &GatewayState, reason: CloseRequest) -> (u16, String) {
+    match reason {
+        CloseRequest::SlowConsumer => {
+            state.metrics.slow_consumer_closes.inc();
+            (
+                close_code::SLOW_CONSUMER,
+                "slow consumer: outbound queue full".to_string(),
+            )
         }
     }
 }
@@ -582,16 +629,42 @@ where
     .await;
 }
 
+/// The longest a token keeps a connection open. A validly signed `exp` can be anything up
+/// to `u64::MAX`, and an `Instant` that far away does not exist (adding it panics).
+const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
 /// The instant a token that expires at `exp` (Unix seconds) runs out.
 fn deadline(exp: u64) -> Instant {
     let now_unix = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    Instant::now() + Duration::from_secs(exp.saturating_sub(now_unix))
+    Instant::now() + Duration::from_secs(exp.saturating_sub(now_unix)).min(MAX_TOKEN_LIFETIME)
 }
 
 /// An error that a rejected upgrade reports before any socket exists.
 pub fn unauthorized(message: impl Into<String>) -> WireError {
     WireError::new(ErrorCode::Unauthorized, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn any_token_expiry_has_a_deadline() {
+        let now = Instant::now();
+        assert!(deadline(0) <= Instant::now());
+        let in_an_hour = deadline(
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_secs()
+                + 3600,
+        );
+        assert!(in_an_hour > now + Duration::from_secs(3590));
+        // A signed `exp` of u64::MAX used to panic the connection task after it had
+        // registered, leaving the user subscribed and online.
+        assert!(deadline(u64::MAX) <= Instant::now() + MAX_TOKEN_LIFETIME);
+    }
 }

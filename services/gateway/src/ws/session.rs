@@ -110,6 +110,107 @@ struct RefreshTokenData {
     token: String,
 }
 
+/// A client event with its data parsed and checked, before anything is done with it.
+/// Framing-independent and pure, so the decoders' fuzz targets and property tests reach it.
+pub enum Request {
+    SendMessage(SendMessageData),
+    MarkMessageRead {
+        message_id: String,
+    },
+    MarkConversationRead {
+        peer_id: String,
+        up_to_message_id: String,
+    },
+    Sync {
+        after: Option<String>,
+        limit: Option<u32>,
+    },
+    History {
+        peer_id: String,
+        before: Option<String>,
+        limit: Option<u32>,
+    },
+    RefreshToken {
+        token: String,
+    },
+    Typing {
+        started: bool,
+        recipient: Uuid,
+    },
+    GetPresence {
+        user_ids: Vec<String>,
+    },
+}
+
+impl Request {
+    /// The request event `event` carrying `data` makes; every refusal is `invalid_request`.
+    pub fn parse(event: &str, data: Option<&RawValue>) -> Result<Self, WireError> {
+        Ok(match event {
+            "send_message" => Self::SendMessage(parse(event, data)?),
+            "mark_message_read" => {
+                let d: MarkMessageReadData = parse(event, data)?;
+                Self::MarkMessageRead {
+                    message_id: d.message_id,
+                }
+            }
+            "mark_conversation_read" => {
+                let d: MarkConversationReadData = parse(event, data)?;
+                Self::MarkConversationRead {
+                    peer_id: d.peer_id,
+                    up_to_message_id: d.up_to_message_id,
+                }
+            }
+            "sync" => {
+                let d: SyncData = parse_or_default(event, data)?;
+                Self::Sync {
+                    after: d.after,
+                    limit: d.limit,
+                }
+            }
+            "history" => {
+                let d: HistoryData = parse(event, data)?;
+                Self::History {
+                    peer_id: d.peer_id,
+                    before: d.before,
+                    limit: d.limit,
+                }
+            }
+            "refresh_token" => {
+                let d: RefreshTokenData = parse(event, data)?;
+                Self::RefreshToken { token: d.token }
+            }
+            "user_typing" | "user_stop_typing" => {
+                let d: TypingData = parse(event, data)?;
+                let recipient = Uuid::parse_str(&d.recipient_id).map_err(|_| {
+                    WireError::new(ErrorCode::InvalidRequest, "recipientId must be a UUID")
+                })?;
+                Self::Typing {
+                    started: event == "user_typing",
+                    recipient,
+                }
+            }
+            "get_presence" => {
+                let d: GetPresenceData = parse(event, data)?;
+                Self::GetPresence {
+                    user_ids: d.user_ids,
+                }
+            }
+            "auth" => {
+                return Err(WireError::new(
+                    ErrorCode::InvalidRequest,
+                    "already authenticated",
+                ));
+            }
+            other => {
+                return Err(WireError::new(
+                    ErrorCode::InvalidRequest,
+                    format!("unknown event {other:?}"),
+                ));
+            }
+        })
+    }
+}
+
 impl Session {
     pub fn new(
         state: Arc<GatewayState>,
@@ -139,89 +240,69 @@ impl Session {
     }
 
     pub fn dispatch(&mut self, event: &str, data: Option<&RawValue>) -> Action {
-        let command = match event {
-            "send_message" => self.send_message(data),
-            "mark_message_read" => parse::<MarkMessageReadData>(event, data).map(|d| {
+        let request = match Request::parse(event, data) {
+            Ok(r) => r,
+            Err(e) => return Action::Reply(Err(e)),
+        };
+        let command = match request {
+            Request::SendMessage(d) => {
+                if let Err(e) = self.state.check_send_rate(self.user_id) {
+                    return Action::Reply(Err(e));
+                }
+                send_command(self.user_id, d)
+            }
+            Request::MarkMessageRead { message_id } => {
                 Cmd::MarkMessageRead(pb::MarkMessageReadRequest {
                     reader_id: self.user_id.to_string(),
-                    message_id: d.message_id,
+                    message_id,
                 })
-            }),
-            "mark_conversation_read" => parse::<MarkConversationReadData>(event, data).map(|d| {
-                Cmd::MarkConversationRead(pb::MarkConversationReadRequest {
-                    reader_id: self.user_id.to_string(),
-                    peer_id: d.peer_id,
-                    up_to_message_id: d.up_to_message_id,
-                })
-            }),
-            "sync" => parse_or_default::<SyncData>(event, data).map(|d| {
-                Cmd::Sync(pb::SyncRequest {
-                    user_id: self.user_id.to_string(),
-                    after: d.after,
-                    limit: d.limit,
-                })
-            }),
-            "history" => parse::<HistoryData>(event, data).map(|d| {
-                Cmd::History(pb::GetHistoryRequest {
-                    user_id: self.user_id.to_string(),
-                    peer_id: d.peer_id,
-                    before: d.before,
-                    limit: d.limit,
-                })
-            }),
-            "refresh_token" => return Action::Reply(self.refresh_token(data)),
-            "user_typing" | "user_stop_typing" => return self.typing(event == "user_typing", data),
-            "get_presence" => {
-                return match parse::<GetPresenceData>(event, data) {
-                    Err(e) => Action::Reply(Err(e)),
-                    Ok(d) => {
-                        let state = self.state.clone();
-                        let user = self.user_id;
-                        Action::Pending(Box::pin(async move {
-                            state.presence.get_presence(user, d.user_ids).await
-                        }))
-                    }
-                };
             }
-            "auth" => {
-                return Action::Reply(Err(WireError::new(
-                    ErrorCode::InvalidRequest,
-                    "already authenticated",
-                )));
-            }
-            other => {
-                return Action::Reply(Err(WireError::new(
-                    ErrorCode::InvalidRequest,
-                    format!("unknown event {other:?}"),
-                )));
+            Request::MarkConversationRead {
+                peer_id,
+                up_to_message_id,
+            } => Cmd::MarkConversationRead(pb::MarkConversationReadRequest {
+                reader_id: self.user_id.to_string(),
+                peer_id,
+                up_to_message_id,
+            }),
+            Request::Sync { after, limit } => Cmd::Sync(pb::SyncRequest {
+                user_id: self.user_id.to_string(),
+                after,
+                limit,
+            }),
+            Request::History {
+                peer_id,
+                before,
+                limit,
+            } => Cmd::History(pb::GetHistoryRequest {
+                user_id: self.user_id.to_string(),
+                peer_id,
+                before,
+                limit,
+            }),
+            Request::RefreshToken { token } => return Action::Reply(self.refresh_token(&token)),
+            Request::Typing { started, recipient } => return self.typing(started, recipient),
+            Request::GetPresence { user_ids } => {
+                let state = self.state.clone();
+                let user = self.user_id;
+                return Action::Pending(Box::pin(async move {
+                    state.presence.get_presence(user, user_ids).await
+                }));
             }
         };
-        match command {
-            Err(e) => Action::Reply(Err(e)),
-            Ok(cmd) => {
-                let state = self.state.clone();
-                let connection = self.connection_id;
-                Action::Pending(Box::pin(async move {
-                    state.chat.call(Some(connection), cmd).await
-                }))
-            }
-        }
+        let state = self.state.clone();
+        let connection = self.connection_id;
+        Action::Pending(Box::pin(async move {
+            state.chat.call(Some(connection), command).await
+        }))
     }
 
     /// Typing goes only to contacts, is never stored, and is thinned out per recipient.
-    fn typing(&mut self, started: bool, data: Option<&RawValue>) -> Action {
+    fn typing(&mut self, started: bool, recipient: Uuid) -> Action {
         let event = if started {
             "user_typing"
         } else {
             "user_stop_typing"
-        };
-        let recipient = match parse::<TypingData>(event, data).and_then(|d| {
-            Uuid::parse_str(&d.recipient_id).map_err(|_| {
-                WireError::new(ErrorCode::InvalidRequest, "recipientId must be a UUID")
-            })
-        }) {
-            Ok(r) => r,
-            Err(e) => return Action::Reply(Err(e)),
         };
         if recipient == self.user_id {
             return Action::Reply(Err(WireError::new(
@@ -261,18 +342,11 @@ impl Session {
         }))
     }
 
-    fn send_message(&self, data: Option<&RawValue>) -> Result<Cmd, WireError> {
-        let d = parse::<SendMessageData>("send_message", data)?;
-        self.state.check_send_rate(self.user_id)?;
-        Ok(send_command(self.user_id, d))
-    }
-
-    fn refresh_token(&mut self, data: Option<&RawValue>) -> Result<Bytes, WireError> {
-        let d = parse::<RefreshTokenData>("refresh_token", data)?;
+    fn refresh_token(&mut self, raw: &str) -> Result<Bytes, WireError> {
         let token = self
             .state
             .verifier
-            .verify(&d.token)
+            .verify(raw)
             .map_err(|e| WireError::new(ErrorCode::Unauthorized, e.to_string()))?;
         if token.user_id != self.user_id {
             return Err(WireError::new(

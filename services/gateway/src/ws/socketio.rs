@@ -69,7 +69,8 @@ pub fn decode(text: &str) -> Packet {
     let Some(kind) = packet.chars().next() else {
         return malformed(None, "empty Socket.IO packet");
     };
-    let rest = &packet[1..];
+    // The type may be any character a client sends, not only an ASCII digit.
+    let rest = &packet[kind.len_utf8()..];
     let (namespace, rest) = split_namespace(rest);
     match kind {
         '0' => {
@@ -297,6 +298,15 @@ mod tests {
         ));
         assert!(matches!(
             decode("x"),
+            Packet::Message(Inbound::Malformed { .. })
+        ));
+        // A multi-byte packet type used to panic on a char boundary.
+        assert!(matches!(
+            decode("4é"),
+            Packet::Message(Inbound::Malformed { .. })
+        ));
+        assert!(matches!(
+            decode("4😀[\"x\"]"),
             Packet::Message(Inbound::Malformed { .. })
         ));
 

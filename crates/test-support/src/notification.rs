@@ -1,0 +1,47 @@
+//! The notification service as the tests run it: short retries and ack wait, a quiet period
+//! of a couple of seconds, mail to a test sink.
+
+use crate::process::ServiceProcess;
+use crate::stack::nats_url;
+
+/// Settings the tests use unless they say otherwise.
+pub fn test_env(database_url: &str, prefix: &str, smtp_url: &str) -> Vec<(String, String)> {
+    [
+        ("DATABASE_URL", database_url),
+        ("NATS_URL", &nats_url()),
+        ("NATS_SUBJECT_PREFIX", prefix),
+        ("RUST_LOG", "info"),
+        ("NOTIFICATION_GRPC_ADDR", "127.0.0.1:0"),
+        ("NOTIFICATION_HTTP_ADDR", "127.0.0.1:0"),
+        ("NOTIFICATION_DB_MAX_CONNECTIONS", "4"),
+        ("NOTIFICATION_RUN_MIGRATIONS", "false"),
+        ("SMTP_URL", smtp_url),
+        ("SMTP_TIMEOUT_MS", "1000"),
+        ("NOTIFICATION_ACK_WAIT_MS", "5000"),
+        ("NOTIFICATION_RETRY_BASE_MS", "200"),
+        ("NOTIFICATION_RETRY_MAX_MS", "1000"),
+        ("NOTIFICATION_QUIET_PERIOD_SECS", "2"),
+        ("MAIL_FROM", "Switchboard <notify@switchboard.test>"),
+        ("MAIL_REPLY_TO", "Support <support@switchboard.test>"),
+        ("APP_URL", "https://app.switchboard.test"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+/// Starts `switchboard-notification` with [`test_env`] plus `extra` (which wins).
+pub async fn start(
+    name: &str,
+    database_url: &str,
+    prefix: &str,
+    smtp_url: &str,
+    extra: &[(&str, &str)],
+) -> ServiceProcess {
+    let mut env = test_env(database_url, prefix, smtp_url);
+    for (k, v) in extra {
+        env.retain(|(key, _)| key != k);
+        env.push(((*k).to_owned(), (*v).to_owned()));
+    }
+    ServiceProcess::start("switchboard-notification", name, env).await
+}
