@@ -45,6 +45,9 @@ pub struct Settings {
     pub stream_max_messages: i64,
     /// `NOTIFICATION_STREAM_MAX_AGE_SECS`: queued events older than this are dropped.
     pub stream_max_age: Duration,
+    /// `NOTIFICATION_STREAM_REPLICAS`: copies of the stream in a NATS cluster (1 on a
+    /// single server; 3 in production).
+    pub stream_replicas: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -111,6 +114,7 @@ impl Default for Settings {
             ack_wait: Duration::from_secs(60),
             stream_max_messages: 1_000_000,
             stream_max_age: Duration::from_secs(7 * 24 * 3600),
+            stream_replicas: 1,
         }
     }
 }
@@ -169,6 +173,7 @@ impl Settings {
                 "NOTIFICATION_STREAM_MAX_AGE_SECS",
                 d.stream_max_age.as_secs(),
             )?),
+            stream_replicas: config::parse_or("NOTIFICATION_STREAM_REPLICAS", d.stream_replicas)?,
         };
         s.validate()?;
         Ok(s)
@@ -197,6 +202,12 @@ impl Settings {
             return Err(ConfigError::new(
                 "NOTIFICATION_ACK_WAIT_MS",
                 "must exceed three SMTP timeouts plus a second (one whole SMTP transaction)",
+            ));
+        }
+        if !(1..=5).contains(&self.stream_replicas) {
+            return Err(ConfigError::new(
+                "NOTIFICATION_STREAM_REPLICAS",
+                "must be between 1 and 5",
             ));
         }
         if self.stream_max_messages <= 0 {

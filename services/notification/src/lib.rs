@@ -124,6 +124,7 @@ impl Application {
                 subjects: subjects.notifications_all(),
                 max_messages: settings.stream_max_messages,
                 max_age: settings.stream_max_age,
+                replicas: settings.stream_replicas,
                 ack_wait: settings.ack_wait,
                 concurrency: settings.concurrency,
                 drain_timeout: settings.drain_timeout,

@@ -24,6 +24,7 @@ pub struct QueueSettings {
     pub subjects: String,
     pub max_messages: i64,
     pub max_age: Duration,
+    pub replicas: usize,
     pub ack_wait: Duration,
     pub concurrency: usize,
     pub drain_timeout: Duration,
@@ -47,6 +48,7 @@ pub async fn ensure(
             // producers keep theirs and retry.
             discard: stream::DiscardPolicy::New,
             duplicate_window: Duration::from_secs(120),
+            num_replicas: settings.replicas,
             ..Default::default()
         })
         .await
