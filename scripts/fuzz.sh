@@ -11,6 +11,8 @@
 # New inputs the fuzzer finds go to a scratch corpus under fuzz/target/, never into the
 # committed one; `cargo fuzz cmin` them into fuzz/corpus/ by hand when they are worth it.
 # FUZZ_SANITIZER=none builds without AddressSanitizer (faster; the code is safe Rust).
+# FUZZ_PROFILE=dev builds without optimisations: a much shorter cold build, fewer runs per
+# second; what CI uses for its short run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,7 +37,11 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
 fi
 
 cd fuzz
-flags=(--release --debug-assertions --sanitizer "$sanitizer")
+if [ "${FUZZ_PROFILE:-release}" = dev ]; then
+  flags=(--dev --sanitizer "$sanitizer")
+else
+  flags=(--release --debug-assertions --sanitizer "$sanitizer")
+fi
 start=$SECONDS
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then

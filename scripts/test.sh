@@ -40,6 +40,9 @@ echo "== client: npm ci, typecheck, vitest, build"
 (cd client && export NO_COLOR=1 && npm ci --no-audit --no-fund --loglevel=error && npm run typecheck && npx vitest run --reporter=default && npm run build --silent) 2>&1 | tee -a "$log"
 echo "== cargo test"
 cargo test --workspace --locked 2>&1 | tee -a "$log"
+echo "== fuzz smoke run (every cargo-fuzz target, 10 s each; scripts/fuzz.sh 600 for a real run)"
+# Its own build (nightly, instrumented) is kept outside the clone between runs.
+CARGO_TARGET_DIR="${FUZZ_TARGET_DIR:-/var/tmp/switchboard-fuzz-target}" FUZZ_PROFILE=dev scripts/fuzz.sh 10
 echo "== benchmark smoke run (checks the load tool works; no thresholds)"
 PROFILE=debug scripts/bench.sh --smoke
 # One closing line for the whole run, summed over every test binary and vitest.
