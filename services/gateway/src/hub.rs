@@ -123,15 +123,21 @@ impl UserEntry {
         let _entered = span.as_ref().map(tracing::Span::enter);
         let encoded = Arc::new(EncodedEvent::new(delivery.event, delivery.data));
         let conns = self.connections.lock().expect("user lock");
+        let mut delivered = 0u32;
         for conn in conns.iter() {
             if Some(conn.id) == delivery.skip {
                 continue;
             }
+            let waiting = conn.queue.max_capacity() - conn.queue.capacity();
+            metrics.outbound_queue_depth.observe(waiting as f64);
             match conn.queue.try_send(encoded.clone()) {
-                Ok(()) => metrics
-                    .events_out
-                    .with_label_values(&[encoded.event.as_str()])
-                    .inc(),
+                Ok(()) => {
+                    delivered += 1;
+                    metrics
+                        .events_out
+                        .with_label_values(&[encoded.event.as_str()])
+                        .inc();
+                }
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     conn.control.request_close(CloseRequest::SlowConsumer);
                 }
@@ -139,6 +145,7 @@ impl UserEntry {
                 Err(mpsc::error::TrySendError::Closed(_)) => {}
             }
         }
+        metrics.delivery_fanout.observe(f64::from(delivered));
     }
 }
 

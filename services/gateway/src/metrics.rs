@@ -11,6 +11,10 @@ pub struct GatewayMetrics {
     pub command_seconds: Histogram,
     pub slow_consumer_closes: IntCounter,
     pub nats_errors: IntCounter,
+    /// Connections of this replica one delivery went to.
+    pub delivery_fanout: Histogram,
+    /// Events already waiting in a connection's outbound queue when one more is queued.
+    pub outbound_queue_depth: Histogram,
 }
 
 impl GatewayMetrics {
@@ -51,8 +55,26 @@ impl GatewayMetrics {
             "Failed NATS requests and subscriptions",
         )
         .expect("metric");
+        let delivery_fanout = Histogram::with_opts(
+            HistogramOpts::new(
+                "delivery_fanout",
+                "Connections of this replica one delivery went to",
+            )
+            .buckets(vec![0.0, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0]),
+        )
+        .expect("metric");
+        let outbound_queue_depth = Histogram::with_opts(
+            HistogramOpts::new(
+                "outbound_queue_depth",
+                "Events already waiting in a connection's outbound queue when one more is queued",
+            )
+            .buckets(vec![0.0, 1.0, 4.0, 16.0, 64.0, 128.0, 255.0]),
+        )
+        .expect("metric");
         for c in [
             Box::new(connections.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(delivery_fanout.clone()),
+            Box::new(outbound_queue_depth.clone()),
             Box::new(users.clone()),
             Box::new(events_in.clone()),
             Box::new(events_out.clone()),
@@ -71,6 +93,8 @@ impl GatewayMetrics {
             command_seconds,
             slow_consumer_closes,
             nats_errors,
+            delivery_fanout,
+            outbound_queue_depth,
         }
     }
 }
