@@ -25,6 +25,10 @@ use tracing_subscriber::util::SubscriberInitExt as _;
 /// The W3C trace-context header.
 pub const TRACEPARENT: &str = "traceparent";
 
+/// Set once spans are exported: without an exporter no trace context is looked up per
+/// command or delivery.
+static EXPORTING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Flushes the exported spans when dropped (at the end of `main`).
 pub struct Telemetry {
     provider: Option<SdkTracerProvider>,
@@ -64,6 +68,7 @@ pub fn init(service: &str) -> Telemetry {
         },
     };
     let otel = provider.as_ref().map(|p| {
+        EXPORTING.store(true, std::sync::atomic::Ordering::Relaxed);
         opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
         // Only Switchboard's own spans: the libraries' would drown them.
         let own = Targets::new().with_target("switchboard", tracing::Level::INFO);
@@ -127,6 +132,9 @@ impl Extractor for Carrier {
 
 /// The current span's `traceparent`, when it is part of an exported trace.
 pub fn traceparent() -> Option<String> {
+    if !EXPORTING.load(std::sync::atomic::Ordering::Relaxed) {
+        return None;
+    }
     let cx = tracing::Span::current().context();
     if !cx.span().span_context().is_valid() {
         return None;

@@ -64,8 +64,9 @@ impl Deliverer {
                     payload,
                     "consultation_scheduled",
                     &mails,
-                    |to, other| {
+                    |to, other, key| {
                         self.consultation_mail(
+                            key,
                             "consultation_scheduled",
                             &c.consultation_id,
                             to,
@@ -94,8 +95,9 @@ impl Deliverer {
                     payload,
                     "consultation_cancelled",
                     &mails,
-                    |to, other| {
+                    |to, other, key| {
                         self.consultation_mail(
+                            key,
                             "consultation_cancelled",
                             &c.consultation_id,
                             to,
@@ -166,7 +168,7 @@ impl Deliverer {
         render: F,
     ) -> Outcome
     where
-        F: Fn(&ConsultationParticipant, &ConsultationParticipant) -> anyhow::Result<Outgoing>,
+        F: Fn(&ConsultationParticipant, &ConsultationParticipant, &str) -> anyhow::Result<Outgoing>,
     {
         let mut retry_in: Option<Duration> = None;
         let mut later = |d: Duration| retry_in = Some(retry_in.map_or(d, |r| r.min(d)));
@@ -207,11 +209,8 @@ impl Deliverer {
                     continue;
                 }
             };
-            let mail = match render(to, other) {
-                Ok(mut mail) => {
-                    mail.key = dedupe_key.clone();
-                    mail
-                }
+            let mail = match render(to, other, &dedupe_key) {
+                Ok(mail) => mail,
                 Err(e) => {
                     // Nothing a retry changes: an address that does not parse, say.
                     self.dead(id, kind, &format!("{e:#}")).await;
@@ -282,6 +281,7 @@ impl Deliverer {
     #[allow(clippy::too_many_arguments)]
     fn consultation_mail(
         &self,
+        key: &str,
         template: &str,
         consultation_id: &str,
         to: &ConsultationParticipant,
@@ -325,7 +325,7 @@ impl Deliverer {
             subject,
             bodies,
             invitation,
-            key: String::new(),
+            key: key.to_owned(),
         })
     }
 }
