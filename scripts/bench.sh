@@ -31,6 +31,13 @@ profile=${PROFILE:-release}   # the smoke run in scripts/test.sh uses PROFILE=de
 if [ "$profile" = release ]; then cargo build --release --locked --bins -q; else cargo build --locked --bins -q; fi
 bin="${CARGO_TARGET_DIR:-$root/target}/$profile"
 
+# A benchmark still running (or its leftovers) would answer on these ports instead.
+for port in 51051 51052 9201 9202 9281 9282; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "port $port is in use: another benchmark is running (or left processes behind)" >&2
+    exit 1
+  fi
+done
 psql "$db_admin" -qc "DROP DATABASE IF EXISTS $db_name WITH (FORCE)" -c "CREATE DATABASE $db_name"
 
 pids=()
@@ -93,7 +100,19 @@ SQL
 
 results="$out/results.json"
 : >"$results"
-run() { "$load" "$@" | tee -a "$results"; }
+# Each result gets the CPU each process used while it ran (the share of one core, over the
+# scenario's wall time; "load" is the generator itself): where the two cores went.
+cpu_snapshot() { python3 scripts/cpu_usage.py snapshot load=$$ chat="$pid_chat" presence="$pid_presence" gw1="$pid_gw1" gw2="$pid_gw2"; }
+run() {
+  local before after started line
+  before=$(cpu_snapshot); started=$(date +%s.%N)
+  line=$("$load" "$@")
+  after=$(cpu_snapshot)
+  python3 - "$line" "$(python3 scripts/cpu_usage.py diff "$before" "$after" "$started")" <<'PY' | tee -a "$results"
+import json, sys
+result = json.loads(sys.argv[1]); result["cpu_cores"] = json.loads(sys.argv[2]); print(json.dumps(result))
+PY
+}
 
 only=${BENCH_ONLY:-idle chat saturate presence}
 want() { case " $only " in *" $1 "*) return 0;; *) return 1;; esac; }
@@ -105,6 +124,9 @@ if want idle_same_user; then
   echo "== idle, one user: $idle_n connections of one user on the other replica" >&2
   run idle --url ws://127.0.0.1:9282/ws --connections "$idle_n" --rate 1000 --hold 2 --measure-pid "$pid_gw2" --same-user
 fi
+# Closing thousands of idle connections keeps presence and PostgreSQL busy for a while;
+# the next scenario should not measure that.
+if want idle || want idle_same_user; then [ "$mode" = "--smoke" ] || sleep 15; fi
 want chat || chat_rates=""
 for rate in $chat_rates; do
   echo "== chat: open loop at $rate msg/s, $pairs pairs, ${chat_secs}s" >&2

@@ -49,4 +49,19 @@ for r in rows:
               f"{r['to_non_contacts']} to non-contacts, {r['duplicates']} duplicates "
               f"| 15–20 % failed, connect p50 ~20 s | 0 failures, p99 ≤ 50 ms, exact |")
 print()
+print("CPU while each scenario ran, in cores (2 = both cores busy); 'load' is the generator,")
+print("'postgres' and 'nats' every process of the machine's servers:")
+print()
+procs = ["load", "gw1", "gw2", "chat", "presence", "nats", "postgres", "total"]
+print("| scenario | " + " | ".join(procs) + " | µs of CPU per delivered message |")
+print("|---|" + "---|" * (len(procs) + 1))
+for r in rows:
+    cpu = r.get("cpu_cores")
+    if not cpu:
+        continue
+    name = r["scenario"] + (f" {r['target_rate']:.0f}/s" if r.get("target_rate") else "")
+    delivered = r.get("delivered")
+    per = f"{cpu['total'] * cpu['wall_s'] / delivered * 1e6:.0f}" if delivered else "–"
+    print(f"| {name} | " + " | ".join(f"{cpu.get(p, 0):.2f}" for p in procs) + f" | {per} |")
+print()
 print(f"raw results: {path}")

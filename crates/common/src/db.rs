@@ -10,8 +10,19 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
 
 /// Opens a pool; connections are made lazily and every acquire is bounded in time.
 pub fn pool(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
+    pool_with_settings(url, max_connections, &[])
+}
+
+/// A pool whose sessions start with the given server settings (`name`, `value`).
+pub fn pool_with_settings(
+    url: &str,
+    max_connections: u32,
+    settings: &[(&str, &str)],
+) -> Result<PgPool, sqlx::Error> {
     let options: PgConnectOptions = url.parse()?;
-    let options = options.application_name("switchboard");
+    let options = options
+        .application_name("switchboard")
+        .options(settings.iter().copied());
     Ok(PgPoolOptions::new()
         .max_connections(max_connections)
         .min_connections(0)

@@ -90,7 +90,8 @@ impl Application {
         {
             tracing::warn!("NATS does not answer yet; commands are served once it does");
         }
-        let store = store::Store::new(pool);
+        let writer = store::Store::writer_pool(&settings.database_url).context("DATABASE_URL")?;
+        let store = store::Store::new(pool, writer);
         let (batcher, writer) = batcher::SendBatcher::start(store.clone(), settings.max_batch);
         let metrics = Arc::new(metrics::ChatMetrics::new());
         let unread_shutdown = CancellationToken::new();

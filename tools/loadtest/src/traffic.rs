@@ -71,6 +71,7 @@ struct Outcome {
     achieved_rate: f64,
     ack_ms: Latency,
     delivery_ms: Latency,
+    ack_max_ms_per_second: Vec<f64>,
 }
 
 /// Shared tallies.
@@ -78,8 +79,12 @@ struct Outcome {
 struct Tally {
     ack: Option<Histogram<u64>>,
     delivery: Option<Histogram<u64>>,
-    acked: HashSet<String>,
-    delivered: HashSet<String>,
+    /// Message ids as numbers: no allocation per message in the generator.
+    acked: HashSet<u128>,
+    delivered: HashSet<u128>,
+    /// The slowest ack of each second of intended send times: shows stalls apart from
+    /// steady queueing.
+    ack_max_us_per_second: Vec<u64>,
     delivered_in_window: u64,
     errors: u64,
     first_error: Option<String>,
@@ -143,6 +148,7 @@ async fn run(args: Common, secret: &str, mode: Mode) -> anyhow::Result<serde_jso
         tally: Mutex::new(Tally {
             ack: Some(report::histogram()),
             delivery: Some(report::histogram()),
+            ack_max_us_per_second: vec![0; args.duration as usize + 1],
             ..Tally::default()
         }),
         origin,
@@ -216,6 +222,10 @@ async fn run(args: Common, secret: &str, mode: Mode) -> anyhow::Result<serde_jso
         achieved_rate: t.delivered_in_window as f64 / duration,
         ack_ms: report::summarize(t.ack.as_ref().expect("histogram")),
         delivery_ms: report::summarize(t.delivery.as_ref().expect("histogram")),
+        ack_max_ms_per_second: t.ack_max_us_per_second[..args.duration as usize]
+            .iter()
+            .map(|&us| us as f64 / 1000.0)
+            .collect(),
     };
     Ok(serde_json::to_value(outcome)?)
 }
@@ -247,19 +257,26 @@ async fn sender_task(
         }
     };
     tokio::time::sleep_until(shared.origin).await;
+    // One timer for the whole run, moved to each send's due time (not one per wakeup).
+    let send_timer = tokio::time::sleep_until(shared.origin);
+    tokio::pin!(send_timer);
     loop {
         let due = match mode {
             Mode::Rate(_) => intended_of(next),
-            Mode::Window(_) => Instant::now(),
+            Mode::Window(_) => shared.origin,
         };
+        if send_timer.deadline() != due {
+            send_timer.as_mut().reset(due);
+        }
         let can_send = due < shared.send_until
+            && Instant::now() < shared.send_until
             && match mode {
                 Mode::Rate(_) => true,
                 Mode::Window(_) => window_free > 0,
             };
         tokio::select! {
             _ = stop.cancelled() => return,
-            _ = tokio::time::sleep_until(due), if can_send => {
+            _ = &mut send_timer, if can_send => {
                 let intended = match mode { Mode::Rate(_) => due, Mode::Window(_) => Instant::now() };
                 let content = format!("{}", shared.micros_since_origin(intended));
                 let frame = format!(
@@ -290,9 +307,14 @@ async fn sender_task(
                     continue;
                 }
                 let Some(data) = f.data else { continue };
-                if let Ok(a) = serde_json::from_str::<SendAck<'_>>(data.get()) {
-                    if let Some(h) = t.ack.as_mut() { report::record(h, now - intended); }
-                    t.acked.insert(a.message.id.to_owned());
+                if let Some(id) = serde_json::from_str::<SendAck<'_>>(data.get()).ok().and_then(|a| message_id(a.message.id)) {
+                    let latency = now - intended;
+                    if let Some(h) = t.ack.as_mut() { report::record(h, latency); }
+                    let second = (shared.micros_since_origin(intended) / 1_000_000) as usize;
+                    if let Some(slowest) = t.ack_max_us_per_second.get_mut(second) {
+                        *slowest = (*slowest).max(latency.as_micros() as u64);
+                    }
+                    t.acked.insert(id);
                 }
             }
         }
@@ -322,13 +344,14 @@ async fn recipient_task(ws: client::Ws, shared: Arc<Shared>, stop: CancellationT
         let Ok(m) = serde_json::from_str::<MessageFields<'_>>(data.get()) else {
             continue;
         };
+        let Some(id) = message_id(m.id) else { continue };
         let now = Instant::now();
         let Ok(intended_us) = m.content.parse::<u64>() else {
             continue;
         };
         let intended = shared.origin + Duration::from_micros(intended_us);
         let mut t = shared.tally.lock().expect("tally");
-        if t.delivered.insert(m.id.to_owned()) {
+        if t.delivered.insert(id) {
             if let Some(h) = t.delivery.as_mut() {
                 report::record(h, now.saturating_duration_since(intended));
             }
@@ -337,4 +360,8 @@ async fn recipient_task(ws: client::Ws, shared: Arc<Shared>, stop: CancellationT
             }
         }
     }
+}
+
+fn message_id(id: &str) -> Option<u128> {
+    Uuid::parse_str(id).ok().map(|u| u.as_u128())
 }
