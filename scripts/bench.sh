@@ -38,6 +38,10 @@ for port in 51051 51052 9201 9202 9281 9282; do
     exit 1
   fi
 done
+# The same fixed CPU work, timed before and after the run: this machine's speed changes with
+# its neighbours (steal time), and runs are only comparable at a similar probe.
+cpu_probe() { python3 -c 'import time; t = time.perf_counter(); sum(range(20_000_000)); print(f"{(time.perf_counter() - t) * 1000:.0f} ms")'; }
+probe_before="$(cpu_probe), $(python3 scripts/fsync_probe.py "$out" 2)"
 psql "$db_admin" -qc "DROP DATABASE IF EXISTS $db_name WITH (FORCE)" -c "CREATE DATABASE $db_name"
 
 pids=()
@@ -54,6 +58,9 @@ ulimit -n "$(ulimit -Hn)"
 
 start() { # name, then the command
   local name=$1; shift
+  # SERVICE_WORKER_THREADS=N: each service's runtime gets N worker threads (tokio's own
+  # TOKIO_WORKER_THREADS; the default is one per core). The generator keeps the default.
+  if [ -n "${SERVICE_WORKER_THREADS:-}" ]; then set -- env TOKIO_WORKER_THREADS="$SERVICE_WORKER_THREADS" "$@"; fi
   "$@" >"$out/$name.log" 2>&1 &
   pids+=($!)
   eval "pid_$name=$!"
@@ -94,8 +101,9 @@ SELECT ('b0000000-0000-7000-8000-' || lpad(to_hex(i), 12, '0'))::uuid,
 FROM generate_series(0, $storm_n - 1) AS i, generate_series(-5, 5) AS d
 WHERE d <> 0
 ON CONFLICT DO NOTHING;
--- Planner statistics, as a database that grew normally has (autovacuum would take a while).
-ANALYZE;
+-- Planner statistics and the visibility map, as a database that grew normally has; left to
+-- autovacuum, that work would land in the middle of the first scenario.
+VACUUM ANALYZE;
 SQL
 
 results="$out/results.json"
@@ -141,7 +149,8 @@ if want presence; then
   run presence --urls "$urls" --users "$storm_n" --rate "$storm_rate"
 fi
 
-machine=$(printf '%s cores, %s RAM, %s; %s; PostgreSQL %s; NATS %s' "$(nproc)" \
+machine=$(printf '%s cores, %s RAM, %s; %s; PostgreSQL %s; NATS %s; probes (a fixed CPU loop; the disk flush) %s before, %s after' "$(nproc)" \
   "$(free -h | awk '/^Mem:/ {print $2}')" "$(uname -sr)" "$(rustc --version)" \
-  "$(psql "$db_admin" -Atc 'SHOW server_version')" "$(nats-server --version 2>/dev/null || /usr/sbin/nats-server --version)")
+  "$(psql "$db_admin" -Atc 'SHOW server_version')" "$(nats-server --version 2>/dev/null || /usr/sbin/nats-server --version)" \
+  "$probe_before" "$(cpu_probe), $(python3 scripts/fsync_probe.py "$out" 2)")
 python3 scripts/bench_table.py "$results" "$machine" "$mode"
