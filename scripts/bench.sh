@@ -38,10 +38,12 @@ for port in 51051 51052 9201 9202 9281 9282; do
     exit 1
   fi
 done
-# The same fixed CPU work, timed before and after the run: this machine's speed changes with
-# its neighbours (steal time), and runs are only comparable at a similar probe.
+# Probes, before and after the run: a fixed CPU loop, a cross-process wake-up round trip and
+# the disk's flush latency. This machine's speed changes with its neighbours; runs are only
+# comparable at similar probes.
 cpu_probe() { python3 -c 'import time; t = time.perf_counter(); sum(range(20_000_000)); print(f"{(time.perf_counter() - t) * 1000:.0f} ms")'; }
-probe_before="$(cpu_probe), $(python3 scripts/fsync_probe.py "$out" 2)"
+probes() { echo "$(cpu_probe), $(python3 scripts/wakeup_probe.py), $(python3 scripts/fsync_probe.py "$out" 2)"; }
+probe_before=$(probes)
 psql "$db_admin" -qc "DROP DATABASE IF EXISTS $db_name WITH (FORCE)" -c "CREATE DATABASE $db_name"
 
 pids=()
@@ -149,8 +151,8 @@ if want presence; then
   run presence --urls "$urls" --users "$storm_n" --rate "$storm_rate"
 fi
 
-machine=$(printf '%s cores, %s RAM, %s; %s; PostgreSQL %s; NATS %s; probes (a fixed CPU loop; the disk flush) %s before, %s after' "$(nproc)" \
+machine=$(printf '%s cores, %s RAM, %s; %s; PostgreSQL %s; NATS %s; probes (a fixed CPU loop; a cross-process wake-up; the disk flush) %s before, %s after' "$(nproc)" \
   "$(free -h | awk '/^Mem:/ {print $2}')" "$(uname -sr)" "$(rustc --version)" \
   "$(psql "$db_admin" -Atc 'SHOW server_version')" "$(nats-server --version 2>/dev/null || /usr/sbin/nats-server --version)" \
-  "$probe_before" "$(cpu_probe), $(python3 scripts/fsync_probe.py "$out" 2)")
+  "$probe_before" "$(probes)")
 python3 scripts/bench_table.py "$results" "$machine" "$mode"
