@@ -32,7 +32,9 @@ if [ "$profile" = release ]; then cargo build --release --locked --bins -q; else
 bin="${CARGO_TARGET_DIR:-$root/target}/$profile"
 
 # A benchmark still running (or its leftovers) would answer on these ports instead.
-for port in 51051 51052 9201 9202 9281 9282; do
+# The benchmark's own ports (apart from the tests' and scripts/dev.sh's).
+chat_grpc=51051 chat_http=9201 presence_grpc=51052 presence_http=9202 gw1_port=9281 gw2_port=9282
+for port in $chat_grpc $chat_http $presence_grpc $presence_http $gw1_port $gw2_port; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     echo "port $port is in use: another benchmark is running (or left processes behind)" >&2
     exit 1
@@ -72,17 +74,18 @@ wait_ready() {
   echo "not ready: $1" >&2; exit 1
 }
 
-CHAT_GRPC_ADDR=127.0.0.1:51051 CHAT_HTTP_ADDR=127.0.0.1:9201 CHAT_DB_MAX_CONNECTIONS=8 \
+CHAT_GRPC_ADDR=127.0.0.1:$chat_grpc CHAT_HTTP_ADDR=127.0.0.1:$chat_http CHAT_DB_MAX_CONNECTIONS=8 \
   start chat "$bin/switchboard-chat"
-wait_ready http://127.0.0.1:9201/readyz
-PRESENCE_GRPC_ADDR=127.0.0.1:51052 PRESENCE_HTTP_ADDR=127.0.0.1:9202 \
+wait_ready http://127.0.0.1:$chat_http/readyz
+PRESENCE_GRPC_ADDR=127.0.0.1:$presence_grpc PRESENCE_HTTP_ADDR=127.0.0.1:$presence_http \
   start presence "$bin/switchboard-presence"
-wait_ready http://127.0.0.1:9202/readyz
-GATEWAY_ADDR=127.0.0.1:9281 GATEWAY_ID=bench1 start gw1 "$bin/switchboard-gateway"
-GATEWAY_ADDR=127.0.0.1:9282 GATEWAY_ID=bench2 start gw2 "$bin/switchboard-gateway"
-wait_ready http://127.0.0.1:9281/readyz
-wait_ready http://127.0.0.1:9282/readyz
-urls="ws://127.0.0.1:9281/ws,ws://127.0.0.1:9282/ws"
+wait_ready http://127.0.0.1:$presence_http/readyz
+GATEWAY_ADDR=127.0.0.1:$gw1_port GATEWAY_ID=bench1 start gw1 "$bin/switchboard-gateway"
+GATEWAY_ADDR=127.0.0.1:$gw2_port GATEWAY_ID=bench2 start gw2 "$bin/switchboard-gateway"
+gw1_url=ws://127.0.0.1:$gw1_port/ws gw2_url=ws://127.0.0.1:$gw2_port/ws
+wait_ready http://127.0.0.1:$gw1_port/readyz
+wait_ready http://127.0.0.1:$gw2_port/readyz
+urls="$gw1_url,$gw2_url"
 load="$bin/switchboard-load"
 
 if [ "$mode" = "--smoke" ]; then
@@ -128,11 +131,11 @@ only=${BENCH_ONLY:-idle chat saturate presence}
 want() { case " $only " in *" $1 "*) return 0;; *) return 1;; esac; }
 if want idle; then
   echo "== idle: $idle_n connections on one replica at 1000/s" >&2
-  run idle --url ws://127.0.0.1:9281/ws --connections "$idle_n" --rate 1000 --hold 2 --measure-pid "$pid_gw1"
+  run idle --url "$gw1_url" --connections "$idle_n" --rate 1000 --hold 2 --measure-pid "$pid_gw1"
 fi
 if want idle_same_user; then
   echo "== idle, one user: $idle_n connections of one user on the other replica" >&2
-  run idle --url ws://127.0.0.1:9282/ws --connections "$idle_n" --rate 1000 --hold 2 --measure-pid "$pid_gw2" --same-user
+  run idle --url "$gw2_url" --connections "$idle_n" --rate 1000 --hold 2 --measure-pid "$pid_gw2" --same-user
 fi
 # Closing thousands of idle connections keeps presence and PostgreSQL busy for a while;
 # the next scenario should not measure that.

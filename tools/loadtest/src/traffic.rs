@@ -148,7 +148,7 @@ async fn run(args: Common, secret: &str, mode: Mode) -> anyhow::Result<serde_jso
         tally: Mutex::new(Tally {
             ack: Some(report::histogram()),
             delivery: Some(report::histogram()),
-            ack_max_us_per_second: vec![0; args.duration as usize + 1],
+            ack_max_us_per_second: vec![0; args.duration as usize],
             ..Tally::default()
         }),
         origin,
@@ -222,7 +222,8 @@ async fn run(args: Common, secret: &str, mode: Mode) -> anyhow::Result<serde_jso
         achieved_rate: t.delivered_in_window as f64 / duration,
         ack_ms: report::summarize(t.ack.as_ref().expect("histogram")),
         delivery_ms: report::summarize(t.delivery.as_ref().expect("histogram")),
-        ack_max_ms_per_second: t.ack_max_us_per_second[..args.duration as usize]
+        ack_max_ms_per_second: t
+            .ack_max_us_per_second
             .iter()
             .map(|&us| us as f64 / 1000.0)
             .collect(),
