@@ -114,19 +114,7 @@ impl NatsServer {
 
     /// SIGTERM (the server closes its clients and flushes its store), then waits.
     pub async fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            if let Some(pid) = child.id() {
-                let _ = std::process::Command::new("kill")
-                    .args(["-TERM", &pid.to_string()])
-                    .status();
-            }
-            if tokio::time::timeout(Duration::from_secs(15), child.wait())
-                .await
-                .is_err()
-            {
-                let _ = child.kill().await;
-            }
-        }
+        crate::process::terminate(&mut self.child).await;
     }
 
     /// SIGKILL.
