@@ -6,14 +6,14 @@
 //! shared by every connection. A connection whose queue is full is closed as a slow
 //! consumer rather than buffered without bound.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
 use switchboard_common::subjects::Subjects;
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use uuid::Uuid;
 
@@ -60,18 +60,95 @@ pub enum CloseRequest {
     SlowConsumer,
 }
 
-/// The hub's side of one connection.
-pub struct ConnectionControl {
+/// The hub's side of one connection: its bounded queue of outbound events and the hub's
+/// close requests. The queue allocates only while events wait, so an idle connection
+/// holds a few words here rather than a channel's preallocated block.
+pub struct Outbox {
+    queue: Mutex<Queue>,
+    capacity: usize,
+    /// Signalled when the queue goes from empty to non-empty.
+    queued: Notify,
     close: Notify,
     reason: OnceLock<CloseRequest>,
 }
 
-impl ConnectionControl {
-    pub fn new() -> Arc<Self> {
+struct Queue {
+    events: VecDeque<Arc<EncodedEvent>>,
+    open: bool,
+}
+
+/// Why an event was not queued.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Rejected {
+    /// The connection is not keeping up: `capacity` events wait already.
+    Full,
+    /// The connection has ended.
+    Closed,
+}
+
+/// A queue that grew past this many slots is given back once it drains.
+const KEPT_QUEUE_SLOTS: usize = 8;
+
+impl Outbox {
+    pub fn new(capacity: usize) -> Arc<Self> {
         Arc::new(Self {
+            queue: Mutex::new(Queue {
+                events: VecDeque::new(),
+                open: true,
+            }),
+            capacity: capacity.max(1),
+            queued: Notify::new(),
             close: Notify::new(),
             reason: OnceLock::new(),
         })
+    }
+
+    /// Queues an event; `Ok` carries how many were waiting before it.
+    pub fn push(&self, event: Arc<EncodedEvent>) -> Result<usize, Rejected> {
+        let waiting = {
+            let mut queue = self.queue.lock().expect("outbox lock");
+            if !queue.open {
+                return Err(Rejected::Closed);
+            }
+            let waiting = queue.events.len();
+            if waiting >= self.capacity {
+                return Err(Rejected::Full);
+            }
+            queue.events.push_back(event);
+            waiting
+        };
+        // `notify_one` stores a permit when nobody waits, so a push between the
+        // connection's last look and its wait is not lost.
+        if waiting == 0 {
+            self.queued.notify_one();
+        }
+        Ok(waiting)
+    }
+
+    /// Waits for queued events and takes up to `max` of them, oldest first.
+    pub async fn next_batch(&self, max: usize) -> Vec<Arc<EncodedEvent>> {
+        loop {
+            {
+                let mut queue = self.queue.lock().expect("outbox lock");
+                if !queue.events.is_empty() {
+                    let n = queue.events.len().min(max);
+                    let batch: Vec<_> = queue.events.drain(..n).collect();
+                    if queue.events.is_empty() && queue.events.capacity() > KEPT_QUEUE_SLOTS {
+                        queue.events = VecDeque::new();
+                    }
+                    return batch;
+                }
+            }
+            // Taken only after a look at an empty queue, so every wait is for a new push.
+            self.queued.notified().await;
+        }
+    }
+
+    /// The connection has ended: later pushes are refused and what waits is dropped.
+    pub fn shut(&self) {
+        let mut queue = self.queue.lock().expect("outbox lock");
+        queue.open = false;
+        queue.events = VecDeque::new();
     }
 
     pub fn request_close(&self, reason: CloseRequest) {
@@ -93,8 +170,7 @@ impl ConnectionControl {
 #[derive(Clone)]
 pub struct ConnectionHandle {
     pub id: Uuid,
-    pub queue: mpsc::Sender<Arc<EncodedEvent>>,
-    pub control: Arc<ConnectionControl>,
+    pub outbox: Arc<Outbox>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -106,12 +182,29 @@ enum SubscriptionState {
 
 pub struct UserEntry {
     connections: Mutex<Vec<ConnectionHandle>>,
-    state: watch::Sender<SubscriptionState>,
+    /// The delivery subscription's progress; `subscribed` wakes those waiting for it.
+    state: Mutex<SubscriptionState>,
+    subscribed: Notify,
     /// The delivery subscription's sid, once subscribed.
     sid: Mutex<Option<u64>>,
 }
 
 impl UserEntry {
+    /// Waits until the first connection's subscribe has succeeded or failed.
+    async fn subscription_settled(&self) -> SubscriptionState {
+        loop {
+            let notified = self.subscribed.notified();
+            tokio::pin!(notified);
+            // Registered before the look, so a change right after it still wakes us.
+            notified.as_mut().enable();
+            let state = self.state.lock().expect("user lock").clone();
+            if state != SubscriptionState::Pending {
+                return state;
+            }
+            notified.await;
+        }
+    }
+
     /// Hands a delivery to every connection of the user here (but the one it skips).
     pub fn deliver(&self, delivery: Delivery, metrics: &GatewayMetrics) {
         // Only traced deliveries pay for a span.
@@ -128,21 +221,23 @@ impl UserEntry {
             if Some(conn.id) == delivery.skip {
                 continue;
             }
-            let waiting = conn.queue.max_capacity() - conn.queue.capacity();
-            metrics.outbound_queue_depth.observe(waiting as f64);
-            match conn.queue.try_send(encoded.clone()) {
-                Ok(()) => {
+            match conn.outbox.push(encoded.clone()) {
+                Ok(waiting) => {
+                    metrics.outbound_queue_depth.observe(waiting as f64);
                     delivered += 1;
                     metrics
                         .events_out
                         .with_label_values(&[encoded.event.as_str()])
                         .inc();
                 }
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    conn.control.request_close(CloseRequest::SlowConsumer);
+                Err(Rejected::Full) => {
+                    metrics
+                        .outbound_queue_depth
+                        .observe(conn.outbox.capacity as f64);
+                    conn.outbox.request_close(CloseRequest::SlowConsumer);
                 }
                 // The connection is closing; it unregisters itself.
-                Err(mpsc::error::TrySendError::Closed(_)) => {}
+                Err(Rejected::Closed) => {}
             }
         }
         metrics.delivery_fanout.observe(f64::from(delivered));
@@ -192,10 +287,10 @@ impl Hub {
                     (entry.clone(), false)
                 }
                 None => {
-                    let (state, _) = watch::channel(SubscriptionState::Pending);
                     let entry = Arc::new(UserEntry {
                         connections: Mutex::new(vec![conn.clone()]),
-                        state,
+                        state: Mutex::new(SubscriptionState::Pending),
+                        subscribed: Notify::new(),
                         sid: Mutex::new(None),
                     });
                     users.insert(user, entry.clone());
@@ -210,27 +305,20 @@ impl Hub {
                 Ok(()) => SubscriptionState::Ready,
                 Err(e) => SubscriptionState::Failed(e.clone()),
             };
-            entry.state.send_replace(state);
+            *entry.state.lock().expect("user lock") = state;
+            entry.subscribed.notify_waiters();
             if let Err(e) = outcome {
                 self.unregister(user, conn.id);
                 return Err(e);
             }
             return Ok(());
         }
-        let mut state = entry.state.subscribe();
-        let waited = tokio::time::timeout(
-            SUBSCRIBE_TIMEOUT,
-            state.wait_for(|s| *s != SubscriptionState::Pending),
-        )
-        .await;
-        let outcome = match waited {
-            Ok(Ok(s)) => match &*s {
-                SubscriptionState::Ready => Ok(()),
-                SubscriptionState::Failed(e) => Err(e.clone()),
-                SubscriptionState::Pending => Err("subscription pending".into()),
-            },
-            _ => Err("timed out waiting for the delivery subscription".into()),
-        };
+        let outcome =
+            match tokio::time::timeout(SUBSCRIBE_TIMEOUT, entry.subscription_settled()).await {
+                Ok(SubscriptionState::Ready) => Ok(()),
+                Ok(SubscriptionState::Failed(e)) => Err(e),
+                _ => Err("timed out waiting for the delivery subscription".into()),
+            };
         if outcome.is_err() {
             self.unregister(user, conn.id);
         }

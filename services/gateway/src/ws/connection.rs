@@ -10,7 +10,6 @@
 //! connection authenticates and how frames are spelled ([`Framing`]); the limits, the
 //! handlers and the event model are the same.
 
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -20,15 +19,14 @@ use futures_util::stream::FuturesUnordered;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use switchboard_common::auth::VerifiedToken;
 use switchboard_common::wire::{ErrorCode, WireError};
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use uuid::Uuid;
 
-use crate::hub::{CloseRequest, ConnectionControl, ConnectionHandle, EncodedEvent};
-use crate::state::GatewayState;
+use crate::hub::{CloseRequest, ConnectionHandle, EncodedEvent, Outbox};
+use crate::state::{ConnectionPermit, GatewayState};
 use crate::ws::native::{self, Inbound};
 use crate::ws::session::{Action, CLIENT_EVENTS, Session};
 use crate::ws::socketio::{self, Packet};
@@ -98,138 +96,103 @@ impl Framing {
     }
 }
 
-/// A native connection at `/ws`: the token came with the upgrade, or comes in the first frame.
-pub async fn serve_native<S>(mut ws: S, state: Arc<GatewayState>, token: Option<VerifiedToken>)
+/// What an open connection's long-lived task starts from.
+pub struct Opened {
+    session: Session,
+    outbox: Arc<Outbox>,
+}
+
+/// Authenticates a new socket, records the user, registers the connection with the hub
+/// and presence and greets the client. `None` when the connection was refused (and closed).
+///
+/// The native framing takes the token from the upgrade or from the first frame; Socket.IO
+/// sends the Engine.IO open packet, then takes a CONNECT to the main namespace whose auth
+/// payload carries the token (or the upgrade carried one).
+pub async fn open<S>(
+    ws: &mut S,
+    state: &Arc<GatewayState>,
+    upgrade_token: Option<VerifiedToken>,
+    framing: Framing,
+) -> Option<Opened>
 where
     S: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin + Send,
 {
-    let write_timeout = state.settings.write_timeout;
-    let (token, auth_ack) = match token {
-        Some(t) => (t, None),
-        None => match await_auth_frame(&mut ws, &state).await {
-            Ok(found) => found,
-            Err(reason) => {
-                close(
-                    &mut ws,
-                    Framing::Native,
-                    close_code::UNAUTHORIZED,
-                    &reason,
-                    write_timeout,
-                )
-                .await;
-                return;
-            }
-        },
-    };
-    // Boxed: the connection's long-lived state is allocated at its real size, without
-    // room for the authentication steps that are over by then.
-    Box::pin(serve_authenticated(
-        ws,
-        state,
-        token,
-        Framing::Native,
-        auth_ack,
-    ))
-    .await;
-}
-
-/// A Socket.IO connection at `/socket.io/`: the Engine.IO open packet, then a CONNECT to
-/// the main namespace whose auth payload carries the token (or the upgrade carried one).
-pub async fn serve_socketio<S>(
-    mut ws: S,
-    state: Arc<GatewayState>,
-    upgrade_token: Option<VerifiedToken>,
-) where
-    S: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin + Send,
-{
     let settings = &state.settings;
-    let sid = Uuid::new_v4().simple().to_string();
-    let open = socketio::open_packet(
-        &sid,
-        settings.ping_interval.as_millis(),
-        settings.pong_timeout.as_millis(),
-        settings.max_frame_bytes,
-    );
-    if !write(&mut ws, Message::Text(open), settings.write_timeout).await {
-        return;
-    }
-    match await_socketio_connect(&mut ws, &state, upgrade_token).await {
-        Ok(token) => {
-            Box::pin(serve_authenticated(
-                ws,
-                state,
-                token,
-                Framing::SocketIo,
-                None,
-            ))
-            .await
+    let write_timeout = settings.write_timeout;
+    let authenticated = match (framing, upgrade_token) {
+        (Framing::Native, Some(token)) => Ok((token, None)),
+        (Framing::Native, None) => await_auth_frame(ws, state).await,
+        (Framing::SocketIo, upgrade_token) => {
+            let sid = Uuid::new_v4().simple().to_string();
+            let open = socketio::open_packet(
+                &sid,
+                settings.ping_interval.as_millis(),
+                settings.pong_timeout.as_millis(),
+                settings.max_frame_bytes,
+            );
+            if !write(ws, Message::Text(open), write_timeout).await {
+                return None;
+            }
+            await_socketio_connect(ws, state, upgrade_token)
+                .await
+                .map(|token| (token, None))
         }
+    };
+    let (token, auth_ack) = match authenticated {
+        Ok(found) => found,
         Err(reason) => {
-            let timeout = state.settings.write_timeout;
             close(
-                &mut ws,
-                Framing::SocketIo,
+                ws,
+                framing,
                 close_code::UNAUTHORIZED,
                 &reason,
-                timeout,
+                write_timeout,
             )
             .await;
+            return None;
         }
-    }
-}
-
-async fn serve_authenticated<S>(
-    mut ws: S,
-    state: Arc<GatewayState>,
-    token: VerifiedToken,
-    framing: Framing,
-    auth_ack: Option<u64>,
-) where
-    S: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin + Send,
-{
-    let write_timeout = state.settings.write_timeout;
-    // The one-off steps are boxed so their futures do not widen the connection's state.
-    if let Err(e) = Box::pin(state.chat.upsert_user(&token)).await {
+    };
+    let unavailable = "service unavailable; retry";
+    if let Err(e) = state.chat.upsert_user(&token).await {
         tracing::warn!(error = %e, "cannot record the user; refusing the connection");
-        let reason = "service unavailable; retry";
-        Box::pin(close(
-            &mut ws,
+        close(
+            ws,
             framing,
             close_code::TRY_AGAIN_LATER,
-            reason,
+            unavailable,
             write_timeout,
-        ))
+        )
         .await;
-        return;
+        return None;
     }
 
     let connection_id = Uuid::new_v4();
     let user_id = token.user_id;
-    let (queue, mut outbound) = mpsc::channel::<Arc<EncodedEvent>>(state.settings.outbound_queue);
-    let control = ConnectionControl::new();
+    let outbox = Outbox::new(settings.outbound_queue);
     let handle = ConnectionHandle {
         id: connection_id,
-        queue,
-        control: control.clone(),
+        outbox: outbox.clone(),
     };
-    if let Err(e) = Box::pin(state.hub.register(user_id, handle)).await {
+    if let Err(e) = state.hub.register(user_id, handle).await {
         tracing::warn!(error = %e, "cannot subscribe to the user's deliveries");
-        let reason = "service unavailable; retry";
-        Box::pin(close(
-            &mut ws,
+        close(
+            ws,
             framing,
             close_code::TRY_AGAIN_LATER,
-            reason,
+            unavailable,
             write_timeout,
-        ))
+        )
         .await;
-        return;
+        return None;
     }
     state.metrics.connections.inc();
-    Box::pin(state.presence.connection_opened(user_id, connection_id)).await;
+    state
+        .presence
+        .connection_opened(user_id, connection_id)
+        .await;
     tracing::debug!(%user_id, %connection_id, ?framing, "connected");
+    let session = Session::new(state.clone(), user_id, connection_id, token.expires_at);
 
-    let mut session = Session::new(state.clone(), user_id, connection_id, token.expires_at);
     let connected = serde_json::to_vec(&serde_json::json!({
         "userId": user_id.to_string(),
         "connectionId": connection_id.to_string(),
@@ -245,34 +208,79 @@ async fn serve_authenticated<S>(
     if let Some(ack) = auth_ack {
         greeting.push(Message::Text(framing.ack(ack, &Ok(connected.into()))));
     }
-    if Box::pin(write_all(&mut ws, greeting.into_iter(), write_timeout)).await
-        && let Some((code, reason)) = run(
+    if !write_all(ws, greeting.into_iter(), write_timeout).await {
+        leave(state, session).await;
+        return None;
+    }
+    Some(Opened { session, outbox })
+}
+
+/// An open connection until it closes: the future an idle connection costs, run as a task
+/// of its own so nothing of the upgrade and authentication steps stays with it.
+///
+/// Not an `async fn`: those store their arguments twice (as arguments and again as the
+/// body's locals), and the socket alone is a few hundred bytes.
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an async fn would store the socket twice"
+)]
+pub fn serve<S>(
+    mut ws: S,
+    state: Arc<GatewayState>,
+    mut opened: Opened,
+    framing: Framing,
+    permit: ConnectionPermit,
+) -> impl Future<Output = ()> + Send + 'static
+where
+    S: Stream<Item = Result<Message, WsError>>
+        + Sink<Message, Error = WsError>
+        + Unpin
+        + Send
+        + 'static,
+{
+    async move {
+        let write_timeout = state.settings.write_timeout;
+        // The stream keeps the waker of the last task that wrote to it, and a waker keeps
+        // its task's memory alive: one flush from here lets the finished upgrade task go.
+        let _ = Box::pin(tokio::time::timeout(write_timeout, ws.flush())).await;
+        let outcome = run(
             &mut ws,
             &state,
-            &mut session,
-            &control,
-            &mut outbound,
+            &mut opened.session,
+            &opened.outbox,
             framing,
         )
-        .await
-    {
-        // One close path, outside the loop, boxed: it keeps the idle connection's state small.
-        Box::pin(close(&mut ws, framing, code, &reason, write_timeout)).await;
+        .await;
+        opened.outbox.shut();
+        if let Some((code, reason)) = outcome {
+            // One close path, outside the loop, boxed: it keeps the idle connection's state small.
+            Box::pin(close(&mut ws, framing, code, &reason, write_timeout)).await;
+        }
+        Box::pin(leave(&state, opened.session)).await;
+        drop(permit);
     }
+}
 
+/// Undoes what [`open`] registered.
+async fn leave(state: &GatewayState, session: Session) {
+    let (user_id, connection_id) = (session.user_id, session.connection_id);
     state.hub.unregister(user_id, connection_id);
     state.metrics.connections.dec();
-    Box::pin(state.presence.connection_closed(user_id, connection_id)).await;
-    Box::pin(session.finish()).await;
+    state
+        .presence
+        .connection_closed(user_id, connection_id)
+        .await;
+    session.finish().await;
     tracing::debug!(%user_id, %connection_id, "disconnected");
 }
 
+/// The connection loop. Every write inside it is boxed: the loop's future is sized by its
+/// largest await, and an idle connection should pay only for the wait in `select!`.
 async fn run<S>(
     ws: &mut S,
     state: &Arc<GatewayState>,
     session: &mut Session,
-    control: &ConnectionControl,
-    outbound: &mut mpsc::Receiver<Arc<EncodedEvent>>,
+    outbox: &Outbox,
     framing: Framing,
 ) -> Option<(u16, String)>
 where
@@ -281,66 +289,51 @@ where
     let settings = &state.settings;
     let write_timeout = settings.write_timeout;
     let mut in_flight: FuturesUnordered<BoxFuture<'static, Reply>> = FuturesUnordered::new();
-    let mut ping = tokio::time::interval_at(
-        Instant::now() + settings.ping_interval,
-        settings.ping_interval,
-    );
-    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // One timer for both the keep-alive probe and the token's expiry.
+    let mut next_ping = Instant::now() + settings.ping_interval;
+    let mut expires = deadline(session.expires_at);
+    let mut timer = Box::pin(tokio::time::sleep_until(next_ping.min(expires)));
     let mut last_heard = Instant::now();
-    let mut expiry: Pin<Box<tokio::time::Sleep>> =
-        Box::pin(tokio::time::sleep_until(deadline(session.expires_at)));
 
     loop {
         tokio::select! {
             biased;
             _ = state.shutdown.cancelled() => {
-                // Reading stops; what was taken gets its answer before the goodbye, so the
-                // client never retries a message that is stored already without knowing.
-                // Every command ends within the request deadline.
-                while let Some((ack, result)) = in_flight.next().await {
-                    match unless_closed(control, write_reply(ws, framing, ack, result, write_timeout)).await {
-                        Ok(true) => {}
-                        Ok(false) => return None,
-                        Err(reason) => return Some(close_for(state, reason)),
-                    }
-                }
-                return Some((close_code::GOING_AWAY, "server shutting down; reconnect".to_string()));
+                return Box::pin(drain_in_flight(ws, state, outbox, &mut in_flight, framing)).await;
             }
-            reason = control.closed() => {
+            reason = outbox.closed() => {
                 return Some(close_for(state, reason));
             }
-            _ = &mut expiry => {
-                return Some((close_code::UNAUTHORIZED, "token expired".to_string()));
-            }
-            Some(first) = outbound.recv() => {
-                // Write what is queued in one go, then flush once.
-                let mut pending = vec![first];
-                while pending.len() < WRITE_BATCH {
-                    match outbound.try_recv() {
-                        Ok(e) => pending.push(e),
-                        Err(_) => break,
-                    }
+            _ = &mut timer => {
+                let now = Instant::now();
+                if now >= expires {
+                    return Some((close_code::UNAUTHORIZED, "token expired".to_string()));
                 }
+                if now >= next_ping {
+                    if last_heard.elapsed() > settings.ping_interval + settings.pong_timeout {
+                        return Some((close_code::POLICY, "ping timeout".to_string()));
+                    }
+                    if !Box::pin(write(ws, framing.heartbeat(), write_timeout)).await {
+                        return None;
+                    }
+                    next_ping = Instant::now() + settings.ping_interval;
+                }
+                timer.as_mut().reset(next_ping.min(expires));
+            }
+            pending = outbox.next_batch(WRITE_BATCH) => {
+                // Write what is queued in one go, then flush once.
                 let events = pending.iter().map(|e| Message::Text(framing.event(e)));
-                match unless_closed(control, write_all(ws, events, write_timeout)).await {
+                match Box::pin(unless_closed(outbox, write_all(ws, events, write_timeout))).await {
                     Ok(true) => {}
                     Ok(false) => return None,
                     Err(reason) => return Some(close_for(state, reason)),
                 }
             }
             Some((ack, result)) = in_flight.next(), if !in_flight.is_empty() => {
-                match unless_closed(control, write_reply(ws, framing, ack, result, write_timeout)).await {
+                match Box::pin(unless_closed(outbox, write_reply(ws, framing, ack, result, write_timeout))).await {
                     Ok(true) => {}
                     Ok(false) => return None,
                     Err(reason) => return Some(close_for(state, reason)),
-                }
-            }
-            _ = ping.tick() => {
-                if last_heard.elapsed() > settings.ping_interval + settings.pong_timeout {
-                    return Some((close_code::POLICY, "ping timeout".to_string()));
-                }
-                if !write(ws, framing.heartbeat(), write_timeout).await {
-                    return None;
                 }
             }
             frame = ws.next(), if in_flight.len() < settings.max_in_flight => {
@@ -369,14 +362,15 @@ where
                                 Packet::Message(inbound) => inbound,
                                 Packet::Pong | Packet::Noop | Packet::Connect { .. } => continue,
                                 Packet::Ping => {
-                                    if !write(ws, Message::Text(socketio::PONG.into()), write_timeout).await {
+                                    if !Box::pin(write(ws, Message::Text(socketio::PONG.into()), write_timeout)).await {
                                         return None;
                                     }
                                     continue;
                                 }
                                 Packet::ConnectElsewhere { namespace } => {
                                     let e = WireError::new(ErrorCode::NotFound, "Invalid namespace");
-                                    if !write(ws, Message::Text(socketio::connect_error(&namespace, &e)), write_timeout).await {
+                                    let reply = Message::Text(socketio::connect_error(&namespace, &e));
+                                    if !Box::pin(write(ws, reply, write_timeout)).await {
                                         return None;
                                     }
                                     continue;
@@ -389,7 +383,8 @@ where
                         let expires_before = session.expires_at;
                         match inbound {
                             Inbound::Malformed { ack, message } => {
-                                if !write_reply(ws, framing, ack, Err(native::invalid(message)), write_timeout).await {
+                                let reply = write_reply(ws, framing, ack, Err(native::invalid(message)), write_timeout);
+                                if !Box::pin(reply).await {
                                     return None;
                                 }
                             }
@@ -398,7 +393,7 @@ where
                                 state.metrics.events_in.with_label_values(&[label]).inc();
                                 match session.dispatch(&name, data.as_deref()) {
                                     Action::Reply(result) => {
-                                        if !write_reply(ws, framing, ack, result, write_timeout).await {
+                                        if !Box::pin(write_reply(ws, framing, ack, result, write_timeout)).await {
                                             return None;
                                         }
                                     }
@@ -409,19 +404,20 @@ where
                             }
                         }
                         if session.expires_at != expires_before {
-                            expiry.as_mut().reset(deadline(session.expires_at));
+                            expires = deadline(session.expires_at);
+                            timer.as_mut().reset(next_ping.min(expires));
                         }
                     }
                     Message::Binary(_) => {
                         let e = native::invalid("binary frames are not supported; send JSON text frames");
-                        if !write_reply(ws, framing, None, Err(e), write_timeout).await {
+                        if !Box::pin(write_reply(ws, framing, None, Err(e), write_timeout)).await {
                             return None;
                         }
                     }
                     // tungstenite queues the pong (or the close reply); flushing sends it.
                     Message::Ping(_) | Message::Close(_) => {
                         let closing = matches!(message, Message::Close(_));
-                        let _ = tokio::time::timeout(write_timeout, ws.flush()).await;
+                        let _ = Box::pin(tokio::time::timeout(write_timeout, ws.flush())).await;
                         if closing {
                             return None;
                         }
@@ -433,17 +429,44 @@ where
     }
 }
 
+/// Shutdown: reading stops; what was taken gets its answer before the goodbye, so the
+/// client never retries a message that is stored already without knowing. Every command
+/// ends within the request deadline.
+async fn drain_in_flight<S>(
+    ws: &mut S,
+    state: &GatewayState,
+    outbox: &Outbox,
+    in_flight: &mut FuturesUnordered<BoxFuture<'static, Reply>>,
+    framing: Framing,
+) -> Option<(u16, String)>
+where
+    S: Sink<Message, Error = WsError> + Unpin,
+{
+    let write_timeout = state.settings.write_timeout;
+    while let Some((ack, result)) = in_flight.next().await {
+        match unless_closed(outbox, write_reply(ws, framing, ack, result, write_timeout)).await {
+            Ok(true) => {}
+            Ok(false) => return None,
+            Err(reason) => return Some(close_for(state, reason)),
+        }
+    }
+    Some((
+        close_code::GOING_AWAY,
+        "server shutting down; reconnect".to_string(),
+    ))
+}
+
 /// A write that gives way to the hub's close request. A peer that stopped reading blocks
 /// the write (up to `WRITE_TIMEOUT_MS`) while its queue fills; the slow-consumer verdict
 /// must not wait for that, or the connection would end without its 4008.
 async fn unless_closed(
-    control: &ConnectionControl,
+    outbox: &Outbox,
     write: impl std::future::Future<Output = bool>,
 ) -> Result<bool, CloseRequest> {
     tokio::select! {
         biased;
         written = write => Ok(written),
-        reason = control.closed() => Err(reason),
+        reason = outbox.closed() => Err(reason),
     }
 }
 

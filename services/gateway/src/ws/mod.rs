@@ -125,27 +125,28 @@ fn accept(
         .max_message_size(Some(state.settings.max_frame_bytes))
         .max_frame_size(Some(state.settings.max_frame_bytes))
         // Small buffers: most connections are idle most of the time.
-        .read_buffer_size(1024)
+        .read_buffer_size(512)
         .write_buffer_size(0)
         .max_write_buffer_size(state.settings.max_frame_bytes * 4);
     let task_state = state.clone();
     state.tracker.spawn(async move {
-        let _permit = permit;
-        match on_upgrade.await {
-            Ok(upgraded) => {
-                let ws = WebSocketStream::from_raw_socket(
-                    TokioIo::new(upgraded),
-                    Role::Server,
-                    Some(config),
-                )
-                .await;
-                match framing {
-                    Framing::Native => connection::serve_native(ws, task_state, token).await,
-                    Framing::SocketIo => connection::serve_socketio(ws, task_state, token).await,
-                }
+        let upgraded = match on_upgrade.await {
+            Ok(upgraded) => upgraded,
+            Err(e) => {
+                tracing::debug!(error = %e, "upgrade failed");
+                return;
             }
-            Err(e) => tracing::debug!(error = %e, "upgrade failed"),
-        }
+        };
+        let mut ws =
+            WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config))
+                .await;
+        let Some(opened) = connection::open(&mut ws, &task_state, token, framing).await else {
+            return;
+        };
+        // The open connection runs as a task of its own: this one, with room for the
+        // upgrade and authentication steps, ends here and frees that memory.
+        let serve = connection::serve(ws, task_state.clone(), opened, framing, permit);
+        task_state.tracker.spawn(serve);
     });
     let mut response = Response::new(axum::body::Body::empty());
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
