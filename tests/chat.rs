@@ -554,3 +554,52 @@ async fn a_peer_that_never_answers_pings_is_dropped() {
         String::from_utf8_lossy(&received)
     );
 }
+
+/// The value of `switchboard_gateway_send_acks_total{via=…}` at a gateway.
+async fn send_acks(stack: &Stack, gateway: usize, via: &str) -> u64 {
+    let text = reqwest::get(format!("{}/metrics", stack.http_url(gateway)))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    text.lines()
+        .filter(|l| l.starts_with("switchboard_gateway_send_acks_total{"))
+        .filter(|l| l.contains(&format!("via=\"{via}\"")))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+#[tokio::test]
+async fn a_socket_send_is_acked_by_its_own_delivery_and_a_rest_send_by_a_reply() {
+    let stack = Stack::start().await;
+    let (alice, bob) = (Uuid::now_v7(), Uuid::now_v7());
+    let mut alice_ws = connect(&stack, 0, alice).await;
+    let mut bob_ws = connect(&stack, 1, bob).await;
+    // The `message_sent` that reaches alice's gateway anyway carries the ack: the chat
+    // service sends no reply for these.
+    for i in 0..3 {
+        let acked = send(&mut alice_ws, bob, &format!("socket {i}")).await;
+        assert_eq!(bob_ws.expect_event("message_received").await, acked);
+    }
+    assert_eq!(send_acks(&stack, 0, "delivery").await, 3);
+    assert_eq!(send_acks(&stack, 0, "reply").await, 0);
+
+    // Over REST the sender may have no connection on this gateway: a reply, as before.
+    let created = reqwest::Client::new()
+        .post(format!("{}/v1/messages", stack.http_url(0)))
+        .bearer_auth(token(alice))
+        .json(&json!({"recipientId": bob, "content": "over http"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let created: Value = created.json().await.unwrap();
+    assert_eq!(
+        alice_ws.expect_event("message_sent").await,
+        created["message"]
+    );
+    assert_eq!(send_acks(&stack, 0, "reply").await, 1);
+    assert_eq!(send_acks(&stack, 0, "delivery").await, 3);
+    assert_eq!(stack.message_count().await, 4);
+}

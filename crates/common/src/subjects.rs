@@ -17,6 +17,8 @@ pub mod headers {
     pub const EVENT: &str = "Sb-Event";
     /// A gateway connection id that must not receive this delivery (the one that caused it).
     pub const SKIP_CONNECTION: &str = "Sb-Skip-Connection";
+    /// On a `message_sent`: the command's `ack_token`; this delivery is that command's ack.
+    pub const ACK: &str = "Sb-Ack";
 }
 
 #[derive(Clone, Debug)]

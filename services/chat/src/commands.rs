@@ -63,7 +63,10 @@ pub async fn serve(
             };
             let span = tracing::info_span!("chat.command");
             switchboard_common::telemetry::set_parent_from_nats(&span, msg.headers.as_ref());
-            let reply = handle(&core, &msg.payload).instrument(span).await;
+            // `None`: the command's `message_sent` delivery was its ack.
+            let Some(reply) = handle(&core, &msg.payload).instrument(span).await else {
+                return;
+            };
             if let Err(e) = nats.publish(reply_to, reply.encode_to_vec().into()).await {
                 tracing::warn!(error = %e, "command reply could not be published");
             }
@@ -81,16 +84,19 @@ pub async fn serve(
     Ok(())
 }
 
-async fn handle(core: &ChatCore, payload: &[u8]) -> pb::CommandReply {
+/// The reply to a command, or `None` when a delivery carried the ack instead.
+async fn handle(core: &ChatCore, payload: &[u8]) -> Option<pb::CommandReply> {
     let command = match pb::Command::decode(payload) {
         Ok(c) => c,
         Err(_) => {
-            return error_reply(WireError::new(
+            return Some(error_reply(WireError::new(
                 ErrorCode::InvalidRequest,
                 "undecodable command",
-            ));
+            )));
         }
     };
+    let ack_token = (!command.ack_token.is_empty()).then_some(command.ack_token);
+    let mut acked_by_delivery = false;
     let origin = (!command.connection_id.is_empty()).then_some(command.connection_id.as_str());
     let (kind, result) = match command.command {
         Some(Cmd::SendMessage(req)) => (
@@ -101,12 +107,17 @@ async fn handle(core: &ChatCore, payload: &[u8]) -> pb::CommandReply {
                 content: req.content,
                 client_msg_id: req.client_msg_id,
                 origin_connection: origin.map(str::to_owned),
+                ack_token,
             })
             .await
-            .map(|(_, message)| {
-                let mut json = Vec::with_capacity(message.len() + 12);
+            .map(|sent| {
+                acked_by_delivery = sent.acked_by_delivery;
+                if acked_by_delivery {
+                    return Vec::new();
+                }
+                let mut json = Vec::with_capacity(sent.json.len() + 12);
                 json.extend_from_slice(b"{\"message\":");
-                json.extend_from_slice(&message);
+                json.extend_from_slice(&sent.json);
                 json.push(b'}');
                 json
             }),
@@ -172,10 +183,11 @@ async fn handle(core: &ChatCore, payload: &[u8]) -> pb::CommandReply {
         .with_label_values(&[kind, outcome])
         .inc();
     match result {
-        Ok(json) => pb::CommandReply {
+        Ok(_) if acked_by_delivery => None,
+        Ok(json) => Some(pb::CommandReply {
             result: Some(Reply::Json(json)),
-        },
-        Err(e) => error_reply(e.to_wire()),
+        }),
+        Err(e) => Some(error_reply(e.to_wire())),
     }
 }
 

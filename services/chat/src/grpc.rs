@@ -24,7 +24,7 @@ impl ChatService for ChatGrpc {
         request: Request<pb::SendMessageRequest>,
     ) -> Result<Response<pb::SendMessageResponse>, Status> {
         let req = request.into_inner();
-        let (outcome, _) = self
+        let outcome = self
             .core
             .send(SendInput {
                 sender_id: req.sender_id,
@@ -32,8 +32,10 @@ impl ChatService for ChatGrpc {
                 content: req.content,
                 client_msg_id: req.client_msg_id,
                 origin_connection: None,
+                ack_token: None,
             })
-            .await?;
+            .await?
+            .outcome;
         Ok(Response::new(pb::SendMessageResponse {
             message: Some(outcome.message().to_proto()),
             duplicate: matches!(outcome, crate::store::SendOutcome::Duplicate(_)),

@@ -42,6 +42,17 @@ pub struct SendInput {
     pub client_msg_id: Option<String>,
     /// The gateway connection that sent it; its own echo is skipped.
     pub origin_connection: Option<String>,
+    /// When set, the `message_sent` delivery carries it and serves as the ack.
+    pub ack_token: Option<String>,
+}
+
+/// A send's result.
+pub struct Sent {
+    pub outcome: SendOutcome,
+    /// The message object as JSON.
+    pub json: Vec<u8>,
+    /// The `message_sent` delivery carrying the ack token was published.
+    pub acked_by_delivery: bool,
 }
 
 pub struct MarkedRead {
@@ -70,7 +81,7 @@ impl ChatCore {
         }
     }
 
-    pub async fn send(&self, input: SendInput) -> Result<(SendOutcome, Vec<u8>), ChatError> {
+    pub async fn send(&self, input: SendInput) -> Result<Sent, ChatError> {
         let sender_id = parse_id("senderId", &input.sender_id)?;
         let recipient_id = parse_id("recipientId", &input.recipient_id)?;
         if sender_id == recipient_id {
@@ -104,8 +115,11 @@ impl ChatCore {
         let json = message.to_json();
         // Re-published on a retry too: delivery is at-least-once and clients dedupe by id,
         // so a delivery lost with a crashed replica is made good by the retry.
-        self.publish_message(message, &json, input.origin_connection.as_deref())
+        let ack = input.ack_token.as_deref();
+        let published = self
+            .publish_message(message, &json, input.origin_connection.as_deref(), ack)
             .await;
+        let acked_by_delivery = ack.is_some() && published;
         match &outcome {
             SendOutcome::Stored(m) => {
                 self.metrics.messages_stored.inc();
@@ -115,31 +129,54 @@ impl ChatCore {
             }
             SendOutcome::Duplicate(_) => self.metrics.duplicates.inc(),
         }
-        Ok((outcome, json))
+        Ok(Sent {
+            outcome,
+            json,
+            acked_by_delivery,
+        })
     }
 
     pub fn metrics(&self) -> &ChatMetrics {
         &self.metrics
     }
 
-    async fn publish_message(&self, message: &StoredMessage, json: &[u8], origin: Option<&str>) {
+    /// Publishes `message_received` and `message_sent`; true when the latter, which
+    /// carries `ack` when given, was handed to NATS.
+    async fn publish_message(
+        &self,
+        message: &StoredMessage,
+        json: &[u8],
+        origin: Option<&str>,
+        ack: Option<&str>,
+    ) -> bool {
         let payload = Bytes::copy_from_slice(json);
         self.publish(
             message.recipient_id,
             "message_received",
             payload.clone(),
             None,
+            None,
         )
         .await;
-        self.publish(message.sender_id, "message_sent", payload, origin)
-            .await;
+        self.publish(message.sender_id, "message_sent", payload, origin, ack)
+            .await
     }
 
-    async fn publish(&self, user: Uuid, event: &'static str, payload: Bytes, skip: Option<&str>) {
+    async fn publish(
+        &self,
+        user: Uuid,
+        event: &'static str,
+        payload: Bytes,
+        skip: Option<&str>,
+        ack: Option<&str>,
+    ) -> bool {
         let mut h = HeaderMap::new();
         h.insert(headers::EVENT, event);
         if let Some(conn) = skip {
             h.insert(headers::SKIP_CONNECTION, conn);
+        }
+        if let Some(token) = ack {
+            h.insert(headers::ACK, token);
         }
         switchboard_common::telemetry::inject_nats(&mut h);
         if let Err(e) = self
@@ -150,7 +187,9 @@ impl ChatCore {
             // Stored already; the recipient's next sync delivers it.
             self.metrics.publish_errors.inc();
             tracing::warn!(error = %e, event, "delivery publish failed");
+            return false;
         }
+        true
     }
 
     pub async fn history(
@@ -246,9 +285,10 @@ impl ChatCore {
         })
         .expect("serialises")
         .into();
-        self.publish(sender, "message_read", payload.clone(), None)
+        self.publish(sender, "message_read", payload.clone(), None, None)
             .await;
-        self.publish(reader, "message_read", payload, origin).await;
+        self.publish(reader, "message_read", payload, origin, None)
+            .await;
     }
 }
 

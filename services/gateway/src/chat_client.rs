@@ -1,8 +1,10 @@
-//! Commands to the chat service over NATS request/reply (see [`crate::bus`]).
+//! Commands to the chat service over NATS, answered on this replica's reply subjects or,
+//! for a stored send, by its `message_sent` delivery (see [`crate::replies`]).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use async_nats::client::PublishErrorKind;
 use bytes::Bytes;
 use prost::Message as _;
 use switchboard_common::auth::VerifiedToken;
@@ -13,12 +15,16 @@ use switchboard_proto::chat::v1::{
 use tracing::Instrument as _;
 use uuid::Uuid;
 
+use crate::deliveries::DeliveryBus;
 use crate::metrics::GatewayMetrics;
+use crate::replies::{Answer, Replies};
 
 pub struct ChatClient {
     nats: async_nats::Client,
     subject: String,
     timeout: Duration,
+    replies: Arc<Replies>,
+    deliveries: Arc<DeliveryBus>,
     metrics: Arc<GatewayMetrics>,
 }
 
@@ -27,12 +33,16 @@ impl ChatClient {
         nats: async_nats::Client,
         subject: String,
         timeout: Duration,
+        replies: Arc<Replies>,
+        deliveries: Arc<DeliveryBus>,
         metrics: Arc<GatewayMetrics>,
     ) -> Self {
         Self {
             nats,
             subject,
             timeout,
+            replies,
+            deliveries,
             metrics,
         }
     }
@@ -54,37 +64,100 @@ impl ChatClient {
         connection_id: Option<Uuid>,
         command: Cmd,
     ) -> Result<Bytes, WireError> {
+        let mut pending = self.replies.expect();
+        // The send's `message_sent` can be its ack only when it reaches this replica: the
+        // sender has a connection here (so this replica holds the user's subscription) and
+        // the delivery connection is up.
+        let is_send = matches!(command, Cmd::SendMessage(_));
+        let ack_by_delivery = is_send && connection_id.is_some() && self.deliveries.is_connected();
         let payload = pb::Command {
             connection_id: connection_id.map(|c| c.to_string()).unwrap_or_default(),
+            ack_token: if ack_by_delivery {
+                pending.subject().to_owned()
+            } else {
+                String::new()
+            },
             command: Some(command),
         }
         .encode_to_vec();
         let started = Instant::now();
-        let reply = crate::bus::request(
-            &self.nats,
-            self.subject.clone(),
-            payload.into(),
-            self.timeout,
-            "chat service",
-            &self.metrics,
-        )
+        let answer = async {
+            self.publish(pending.subject(), payload.into()).await?;
+            match tokio::time::timeout(self.timeout, pending.answer()).await {
+                Ok(Some(answer)) => Ok(answer),
+                _ => Err(self.unavailable("did not answer in time")),
+            }
+        }
         .await;
         self.metrics
             .command_seconds
             .observe(started.elapsed().as_secs_f64());
-        let reply = reply?;
-        match pb::CommandReply::decode(reply.as_ref()) {
-            Ok(pb::CommandReply {
-                result: Some(Reply::Json(json)),
-            }) => Ok(json.into()),
-            Ok(pb::CommandReply {
-                result: Some(Reply::Error(e)),
-            }) => Err(WireError::from_proto(&e)),
-            _ => Err(WireError::new(
-                ErrorCode::Internal,
-                "undecodable reply from the chat service",
-            )),
+        match answer? {
+            Answer::NoResponders => Err(self.unavailable("is unavailable")),
+            Answer::Delivered(message) => {
+                self.metrics
+                    .send_acks
+                    .with_label_values(&["delivery"])
+                    .inc();
+                let mut json = Vec::with_capacity(message.len() + 12);
+                json.extend_from_slice(b"{\"message\":");
+                json.extend_from_slice(&message);
+                json.push(b'}');
+                Ok(json.into())
+            }
+            Answer::Reply(reply) => match pb::CommandReply::decode(reply.as_ref()) {
+                Ok(pb::CommandReply {
+                    result: Some(Reply::Json(json)),
+                }) => {
+                    if is_send {
+                        self.metrics.send_acks.with_label_values(&["reply"]).inc();
+                    }
+                    Ok(json.into())
+                }
+                Ok(pb::CommandReply {
+                    result: Some(Reply::Error(e)),
+                }) => Err(WireError::from_proto(&e)),
+                _ => Err(WireError::new(
+                    ErrorCode::Internal,
+                    "undecodable reply from the chat service",
+                )),
+            },
         }
+    }
+
+    async fn publish(&self, reply: &str, payload: Bytes) -> Result<(), WireError> {
+        let subject = self.subject.clone();
+        let reply = reply.to_owned();
+        let published = match switchboard_common::telemetry::traceparent() {
+            None => self.nats.publish_with_reply(subject, reply, payload).await,
+            Some(tp) => {
+                let mut headers = async_nats::HeaderMap::new();
+                headers.insert(switchboard_common::telemetry::TRACEPARENT, tp.as_str());
+                self.nats
+                    .publish_with_reply_and_headers(subject, reply, headers, payload)
+                    .await
+            }
+        };
+        published.map_err(|e| {
+            self.metrics.nats_errors.inc();
+            match e.kind() {
+                PublishErrorKind::MaxPayloadExceeded => {
+                    WireError::new(ErrorCode::TooLarge, "the request is too large")
+                }
+                _ => WireError::new(
+                    ErrorCode::Unavailable,
+                    "the message bus is unavailable; retry",
+                ),
+            }
+        })
+    }
+
+    fn unavailable(&self, why: &str) -> WireError {
+        self.metrics.nats_errors.inc();
+        WireError::new(
+            ErrorCode::Unavailable,
+            format!("the chat service {why}; retry"),
+        )
     }
 
     /// Records the user from the token's claims (SPEC §6).

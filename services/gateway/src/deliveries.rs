@@ -22,6 +22,7 @@ use uuid::Uuid;
 
 use crate::hub::UserEntry;
 use crate::metrics::GatewayMetrics;
+use crate::replies::{Answer, Replies};
 
 /// How long subscribing may wait for the server to confirm.
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(5);
@@ -53,52 +54,66 @@ pub struct Delivery {
     pub data: Bytes,
     /// The sender's trace, when it is being traced.
     pub traceparent: Option<String>,
+    /// On a `message_sent`: the token of the send it acks.
+    pub ack: Option<String>,
 }
 
 pub struct DeliveryBus {
     commands: mpsc::Sender<Command>,
-    targets: Arc<Mutex<HashMap<u64, Target>>>,
+    shared: Arc<Shared>,
     next_sid: AtomicU64,
-    connected: Arc<AtomicBool>,
+    stop: CancellationToken,
+}
+
+/// What the bus and its connection task both see.
+struct Shared {
+    targets: Mutex<HashMap<u64, Target>>,
+    connected: AtomicBool,
+    /// Sends acked by their `message_sent` are answered here.
+    replies: Arc<Replies>,
+    metrics: Arc<GatewayMetrics>,
 }
 
 impl DeliveryBus {
-    /// Starts the connection task; it reconnects by itself until `shutdown`.
+    /// Starts the connection task; it reconnects by itself until [`DeliveryBus::stop`].
     pub fn start(
         nats_url: &str,
         name: String,
+        replies: Arc<Replies>,
         metrics: Arc<GatewayMetrics>,
-        shutdown: CancellationToken,
     ) -> Result<Self, String> {
+        let stop = CancellationToken::new();
         let server = ServerAddress::parse(nats_url)?;
         let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
-        let targets: Arc<Mutex<HashMap<u64, Target>>> = Default::default();
-        let connected = Arc::new(AtomicBool::new(false));
-        tokio::spawn(run(
-            server,
-            name,
-            rx,
-            targets.clone(),
-            connected.clone(),
+        let shared = Arc::new(Shared {
+            targets: Mutex::default(),
+            connected: AtomicBool::new(false),
+            replies,
             metrics,
-            shutdown,
-        ));
+        });
+        tokio::spawn(run(server, name, rx, shared.clone(), stop.clone()));
         Ok(Self {
             commands,
-            targets,
+            shared,
             next_sid: AtomicU64::new(1),
-            connected,
+            stop,
         })
     }
 
+    /// Closes the delivery connection. Only once the connections have drained: the acks
+    /// of their last sends arrive here.
+    pub fn stop(&self) {
+        self.stop.cancel();
+    }
+
     pub fn is_connected(&self) -> bool {
-        self.connected.load(Ordering::Acquire)
+        self.shared.connected.load(Ordering::Acquire)
     }
 
     /// Subscribes `entry` to `subject`; returns its sid once the server has it.
     pub async fn subscribe(&self, subject: String, entry: Weak<UserEntry>) -> Result<u64, String> {
         let sid = self.next_sid.fetch_add(1, Ordering::Relaxed);
-        self.targets.lock().expect("targets lock").insert(
+        self.shared.targets.lock().expect("targets lock").insert(
             sid,
             Target {
                 subject: subject.clone(),
@@ -129,7 +144,11 @@ impl DeliveryBus {
     }
 
     pub fn unsubscribe(&self, sid: u64) {
-        self.targets.lock().expect("targets lock").remove(&sid);
+        self.shared
+            .targets
+            .lock()
+            .expect("targets lock")
+            .remove(&sid);
         // A full queue only delays the UNSUB; the server drops messages for a removed sid
         // here anyway.
         if self
@@ -187,9 +206,7 @@ async fn run(
     server: ServerAddress,
     name: String,
     mut commands: mpsc::Receiver<Command>,
-    targets: Arc<Mutex<HashMap<u64, Target>>>,
-    connected: Arc<AtomicBool>,
-    metrics: Arc<GatewayMetrics>,
+    shared: Arc<Shared>,
     shutdown: CancellationToken,
 ) {
     let mut backoff = Duration::from_millis(100);
@@ -197,23 +214,13 @@ async fn run(
         if shutdown.is_cancelled() {
             return;
         }
-        match session(
-            &server,
-            &name,
-            &mut commands,
-            &targets,
-            &connected,
-            &metrics,
-            &shutdown,
-        )
-        .await
-        {
+        match session(&server, &name, &mut commands, &shared, &shutdown).await {
             Ok(()) => return,
             Err(e) => {
                 // Subscribers waiting for a confirmation see their sender dropped and fail;
                 // the subscriptions already confirmed are sent again on the next session.
-                connected.store(false, Ordering::Release);
-                metrics.nats_errors.inc();
+                shared.connected.store(false, Ordering::Release);
+                shared.metrics.nats_errors.inc();
                 tracing::warn!(error = %e, "delivery connection lost; reconnecting");
             }
         }
@@ -229,9 +236,7 @@ async fn session(
     server: &ServerAddress,
     name: &str,
     commands: &mut mpsc::Receiver<Command>,
-    targets: &Arc<Mutex<HashMap<u64, Target>>>,
-    connected: &AtomicBool,
-    metrics: &GatewayMetrics,
+    shared: &Shared,
     shutdown: &CancellationToken,
 ) -> Result<(), String> {
     let stream = tokio::time::timeout(
@@ -267,7 +272,8 @@ async fn session(
         .await
         .map_err(|e| e.to_string())?;
     // Every subscription this replica holds goes again (after a reconnect they are gone).
-    let existing: Vec<(u64, String)> = targets
+    let existing: Vec<(u64, String)> = shared
+        .targets
         .lock()
         .expect("targets lock")
         .iter()
@@ -297,7 +303,12 @@ async fn session(
                         confirmed,
                     } => {
                         // A subscription dropped meanwhile needs no SUB.
-                        if targets.lock().expect("targets lock").contains_key(&sid) {
+                        if shared
+                            .targets
+                            .lock()
+                            .expect("targets lock")
+                            .contains_key(&sid)
+                        {
                             writer
                                 .write_all(format!("SUB {subject} {sid}\r\n").as_bytes())
                                 .await
@@ -336,12 +347,12 @@ async fn session(
             },
             read = read_line(&mut reader, &mut line) => {
                 read?;
-                match handle_line(&line, &mut reader, targets, metrics, &mut writer).await? {
+                match handle_line(&line, &mut reader, shared, &mut writer).await? {
                     Control::Pong => {
                         if let Some(confirmed) = confirms.pop_front() {
                             if !established {
                                 established = true;
-                                connected.store(true, Ordering::Release);
+                                shared.connected.store(true, Ordering::Release);
                                 tracing::info!("delivery connection up");
                             }
                             for c in confirmed {
@@ -370,8 +381,7 @@ enum Control {
 async fn handle_line<R, W>(
     line: &[u8],
     reader: &mut R,
-    targets: &Mutex<HashMap<u64, Target>>,
-    metrics: &GatewayMetrics,
+    shared: &Shared,
     writer: &mut W,
 ) -> Result<Control, String>
 where
@@ -411,13 +421,23 @@ where
             body.truncate(total);
             let mut body = Bytes::from(body);
             let headers = body.split_to(header_len);
-            let entry = targets
+            let entry = shared
+                .targets
                 .lock()
                 .expect("targets lock")
                 .get(&sid)
                 .and_then(|t| t.entry.upgrade());
-            if let (Some(entry), Some(delivery)) = (entry, parse_delivery(&headers, body)) {
-                entry.deliver(delivery, metrics);
+            let Some(mut delivery) = parse_delivery(&headers, body) else {
+                return Ok(Control::None);
+            };
+            // A send acked by its `message_sent`: the waiting command gets the message.
+            if let Some(token) = delivery.ack.take() {
+                shared
+                    .replies
+                    .answer(&token, Answer::Delivered(delivery.data.clone()));
+            }
+            if let Some(entry) = entry {
+                entry.deliver(delivery, &shared.metrics);
             }
             Ok(Control::None)
         }
@@ -451,6 +471,7 @@ fn parse_delivery(headers: &[u8], data: Bytes) -> Option<Delivery> {
     let mut event = None;
     let mut skip = None;
     let mut traceparent = None;
+    let mut ack = None;
     for line in text.split("\r\n").skip(1) {
         if let Some((k, v)) = line.split_once(':') {
             let (k, v) = (k.trim(), v.trim());
@@ -460,6 +481,8 @@ fn parse_delivery(headers: &[u8], data: Bytes) -> Option<Delivery> {
                 skip = Uuid::parse_str(v).ok();
             } else if k.eq_ignore_ascii_case(switchboard_common::telemetry::TRACEPARENT) {
                 traceparent = Some(v.to_owned());
+            } else if k.eq_ignore_ascii_case(h::ACK) {
+                ack = Some(v.to_owned());
             }
         }
     }
@@ -468,6 +491,7 @@ fn parse_delivery(headers: &[u8], data: Bytes) -> Option<Delivery> {
         skip,
         data,
         traceparent,
+        ack,
     })
 }
 

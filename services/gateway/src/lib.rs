@@ -25,6 +25,7 @@ pub mod hub;
 pub mod metrics;
 pub mod presence_client;
 pub mod rate_limit;
+pub mod replies;
 pub mod rest;
 pub mod state;
 pub mod ws;
@@ -72,24 +73,33 @@ impl Application {
         let subjects = Subjects::new(settings.subject_prefix.clone());
         let metrics = Arc::new(metrics::GatewayMetrics::new(&gateway_id));
         let shutdown = CancellationToken::new();
+        // Subscribed before the gateway says it is ready, so no answer can be missed.
+        let replies = replies::Replies::new(nats.new_inbox());
+        let reply_subscription = nats
+            .subscribe(replies.subscription())
+            .await
+            .context("subscribing to command replies")?;
+        tokio::spawn(answer_replies(reply_subscription, replies.clone()));
         let deliveries = Arc::new(
             deliveries::DeliveryBus::start(
                 &settings.nats_url,
                 format!("switchboard-gateway-{gateway_id}-deliveries"),
+                replies.clone(),
                 metrics.clone(),
-                shutdown.child_token(),
             )
             .map_err(|e| anyhow::anyhow!("NATS_URL: {e}"))?,
         );
         let state = Arc::new(GatewayState {
             hub: hub::Hub::new(deliveries.clone(), subjects.clone(), metrics.clone()),
-            deliveries,
             chat: chat_client::ChatClient::new(
                 nats.clone(),
                 subjects.chat_command(),
                 settings.request_timeout,
+                replies,
+                deliveries.clone(),
                 metrics.clone(),
             ),
+            deliveries,
             presence: presence_client::PresenceClient::new(
                 nats.clone(),
                 subjects.clone(),
@@ -180,6 +190,7 @@ impl Application {
         {
             tracing::warn!("connections did not close within the drain timeout");
         }
+        state.deliveries.stop();
         server_stop.cancel();
         background.cancel();
         let _ = tokio::join!(beats, snapshots);
@@ -206,6 +217,19 @@ fn router(state: Arc<GatewayState>) -> Router {
         .route("/metrics", get(metrics))
         .fallback(rest::not_found)
         .with_state(state)
+}
+
+/// Hands each reply to the command waiting for it; ends when the NATS client closes.
+async fn answer_replies(mut replies_in: async_nats::Subscriber, replies: Arc<replies::Replies>) {
+    use futures_util::StreamExt as _;
+    while let Some(msg) = replies_in.next().await {
+        let answer = if msg.status == Some(async_nats::StatusCode::NO_RESPONDERS) {
+            replies::Answer::NoResponders
+        } else {
+            replies::Answer::Reply(msg.payload)
+        };
+        replies.answer(msg.subject.as_str(), answer);
+    }
 }
 
 async fn readyz(

@@ -9,6 +9,9 @@ pub struct GatewayMetrics {
     pub events_in: IntCounterVec,
     pub events_out: IntCounterVec,
     pub command_seconds: Histogram,
+    /// Acks of stored sends, by how they came: `delivery` (the `message_sent` carried
+    /// them) or `reply`.
+    pub send_acks: IntCounterVec,
     pub slow_consumer_closes: IntCounter,
     pub nats_errors: IntCounter,
     /// Connections of this replica one delivery went to.
@@ -45,6 +48,14 @@ impl GatewayMetrics {
             ]),
         )
         .expect("metric");
+        let send_acks = IntCounterVec::new(
+            Opts::new(
+                "send_acks_total",
+                "Acks of stored sends, by the way they came (delivery or reply)",
+            ),
+            &["via"],
+        )
+        .expect("metric");
         let slow_consumer_closes = IntCounter::new(
             "slow_consumer_closes_total",
             "Connections closed because their outbound queue was full",
@@ -79,6 +90,7 @@ impl GatewayMetrics {
             Box::new(events_in.clone()),
             Box::new(events_out.clone()),
             Box::new(command_seconds.clone()),
+            Box::new(send_acks.clone()),
             Box::new(slow_consumer_closes.clone()),
             Box::new(nats_errors.clone()),
         ] {
@@ -91,6 +103,7 @@ impl GatewayMetrics {
             events_in,
             events_out,
             command_seconds,
+            send_acks,
             slow_consumer_closes,
             nats_errors,
             delivery_fanout,
