@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use switchboard_test_support::stack::{Stack, StackOptions};
+use switchboard_test_support::stack::{Stack, StackOptions, metric_with_label};
 use switchboard_test_support::token;
 use switchboard_test_support::ws::WsClient;
 use uuid::Uuid;
@@ -556,18 +556,14 @@ async fn a_peer_that_never_answers_pings_is_dropped() {
 }
 
 /// The value of `switchboard_gateway_send_acks_total{via=…}` at a gateway.
-async fn send_acks(stack: &Stack, gateway: usize, via: &str) -> u64 {
-    let text = reqwest::get(format!("{}/metrics", stack.http_url(gateway)))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics text");
-    text.lines()
-        .filter(|l| l.starts_with("switchboard_gateway_send_acks_total{"))
-        .filter(|l| l.contains(&format!("via=\"{via}\"")))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-        .sum()
+async fn send_acks(stack: &Stack, gateway: usize, via: &str) -> f64 {
+    let label = format!("via=\"{via}\"");
+    metric_with_label(
+        &stack.http_url(gateway),
+        "switchboard_gateway_send_acks_total",
+        &label,
+    )
+    .await
 }
 
 #[tokio::test]
@@ -582,8 +578,8 @@ async fn a_socket_send_is_acked_by_its_own_delivery_and_a_rest_send_by_a_reply()
         let acked = send(&mut alice_ws, bob, &format!("socket {i}")).await;
         assert_eq!(bob_ws.expect_event("message_received").await, acked);
     }
-    assert_eq!(send_acks(&stack, 0, "delivery").await, 3);
-    assert_eq!(send_acks(&stack, 0, "reply").await, 0);
+    assert_eq!(send_acks(&stack, 0, "delivery").await, 3.0);
+    assert_eq!(send_acks(&stack, 0, "reply").await, 0.0);
 
     // Over REST the sender may have no connection on this gateway: a reply, as before.
     let created = reqwest::Client::new()
@@ -599,7 +595,7 @@ async fn a_socket_send_is_acked_by_its_own_delivery_and_a_rest_send_by_a_reply()
         alice_ws.expect_event("message_sent").await,
         created["message"]
     );
-    assert_eq!(send_acks(&stack, 0, "reply").await, 1);
-    assert_eq!(send_acks(&stack, 0, "delivery").await, 3);
+    assert_eq!(send_acks(&stack, 0, "reply").await, 1.0);
+    assert_eq!(send_acks(&stack, 0, "delivery").await, 3.0);
     assert_eq!(stack.message_count().await, 4);
 }

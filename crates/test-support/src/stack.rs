@@ -202,6 +202,11 @@ pub async fn all_ready(bases: &[String]) -> bool {
 
 /// The sum of every sample of the Prometheus metric `name` at `base/metrics`.
 pub async fn metric(base: &str, name: &str) -> f64 {
+    metric_with_label(base, name, "").await
+}
+
+/// The sum of the samples of `name` whose labels include `label` (`via="reply"`).
+pub async fn metric_with_label(base: &str, name: &str, label: &str) -> f64 {
     let text = reqwest::get(format!("{base}/metrics"))
         .await
         .expect("metrics")
@@ -213,6 +218,7 @@ pub async fn metric(base: &str, name: &str) -> f64 {
             l.strip_prefix(name)
                 .is_some_and(|rest| rest.starts_with(' ') || rest.starts_with('{'))
         })
+        .filter(|l| label.is_empty() || l.split_once(' ').is_some_and(|(m, _)| m.contains(label)))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
 }
