@@ -10,7 +10,7 @@ use switchboard_proto::meeting::v1::meeting_service_client::MeetingServiceClient
 use switchboard_test_support::TEST_JWT_SECRET;
 use switchboard_test_support::db::TestDatabase;
 use switchboard_test_support::fakes::{self, GoogleFake, GoogleFakeOptions, ZoomFake};
-use switchboard_test_support::notification;
+use switchboard_test_support::notification::{self, NotificationStream};
 use switchboard_test_support::process::ServiceProcess;
 use switchboard_test_support::smtp::SmtpSink;
 use switchboard_test_support::stack::nats_url;
@@ -53,6 +53,8 @@ pub struct MeetingStack {
     pub notification: Option<ServiceProcess>,
     pub smtp: Option<SmtpSink>,
     pub consultation: Option<ServiceProcess>,
+    /// Deleted once the services that use it have stopped.
+    _stream: NotificationStream,
     pub meeting: ServiceProcess,
     pub google: Option<GoogleFake>,
     pub zoom: Option<ZoomFake>,
@@ -182,6 +184,7 @@ impl MeetingStack {
         };
         Self {
             db,
+            _stream: NotificationStream::of_prefix(&prefix),
             prefix,
             google,
             zoom,

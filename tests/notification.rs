@@ -19,7 +19,7 @@ use switchboard_proto::notification::v1::{
     NotificationEvent, ReplayDeadLetterRequest,
 };
 use switchboard_test_support::db::TestDatabase;
-use switchboard_test_support::notification;
+use switchboard_test_support::notification::{self, NotificationStream};
 use switchboard_test_support::process::{ServiceProcess, binaries_dir};
 use switchboard_test_support::smtp::{SmtpSink, free_port, part, recipients};
 use switchboard_test_support::stack::{Stack, StackOptions, nats_url};
@@ -34,15 +34,18 @@ struct Queue {
     db: TestDatabase,
     prefix: String,
     js: async_nats::jetstream::Context,
+    _stream: NotificationStream,
 }
 
 impl Queue {
     async fn new() -> Self {
         let db = TestDatabase::create().await;
         let nats = async_nats::connect(nats_url()).await.unwrap();
+        let prefix = format!("t{}", Uuid::new_v4().simple());
         Self {
             db,
-            prefix: format!("t{}", Uuid::new_v4().simple()),
+            _stream: NotificationStream::of_prefix(&prefix),
+            prefix,
             js: async_nats::jetstream::new(nats),
         }
     }
@@ -554,9 +557,10 @@ async fn a_replica_killed_mid_batch_loses_and_doubles_nothing() {
 // Offline digests, from real chat traffic.
 
 struct ChatAndMail {
+    _notifier: ServiceProcess,
+    _stream: NotificationStream,
     stack: Stack,
     sink: SmtpSink,
-    _notifier: ServiceProcess,
 }
 
 impl ChatAndMail {
@@ -577,9 +581,10 @@ impl ChatAndMail {
         )
         .await;
         Self {
+            _notifier: notifier,
+            _stream: NotificationStream::of_prefix(&stack.prefix),
             stack,
             sink,
-            _notifier: notifier,
         }
     }
 

@@ -1,8 +1,53 @@
 //! The notification service as the tests run it: short retries and ack wait, a quiet period
 //! of a couple of seconds, mail to a test sink.
 
+use std::time::Duration;
+
 use crate::process::ServiceProcess;
 use crate::stack::nats_url;
+
+/// Deletes the notification stream of a test's subject prefix when dropped. The tests share
+/// the machine's NATS server and each uses a prefix of its own, so every test run would
+/// otherwise leave its streams there for good. Drop it after the notification services
+/// (fields drop in declaration order): a running one would recreate nothing but would fail.
+pub struct NotificationStream {
+    name: String,
+}
+
+impl NotificationStream {
+    pub fn of_prefix(prefix: &str) -> Self {
+        // The notification service's own naming: stream names cannot contain dots.
+        Self {
+            name: format!("{}_notifications", prefix.replace(['.', '*', '>'], "_")),
+        }
+    }
+}
+
+impl Drop for NotificationStream {
+    fn drop(&mut self) {
+        let name = std::mem::take(&mut self.name);
+        // Drop cannot await and may run inside a runtime: a thread with a runtime of its own.
+        let deleting = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async {
+                let timeout = Duration::from_secs(2);
+                if let Ok(Ok(client)) =
+                    tokio::time::timeout(timeout, async_nats::connect(nats_url())).await
+                {
+                    let js = async_nats::jetstream::new(client);
+                    // Absent (the test never started a notifier) is fine too.
+                    let _ = tokio::time::timeout(timeout, js.delete_stream(&name)).await;
+                }
+            });
+        });
+        let _ = deleting.join();
+    }
+}
 
 /// Settings the tests use unless they say otherwise.
 pub fn test_env(database_url: &str, prefix: &str, smtp_url: &str) -> Vec<(String, String)> {
