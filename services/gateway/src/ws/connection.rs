@@ -1,7 +1,9 @@
 //! One WebSocket connection, from authentication to close.
 //!
-//! A single task owns the socket: it reads client frames, writes acks and queued events,
-//! pings, and watches the token's expiry, the hub's close requests and shutdown. Commands
+//! [`open`] authenticates, registers and greets in the upgrade's task; the open connection
+//! then gets a task of its own ([`serve`]), which is all an idle connection costs. That task
+//! owns the socket: it reads client frames, writes acks and queued events, pings, and
+//! watches the token's expiry, the hub's close requests and shutdown. Commands
 //! run concurrently inside the task (up to `max_in_flight`; beyond that reading pauses),
 //! so a client can pipeline sends without a task per request. The logic is generic over
 //! `Sink`/`Stream` so it does not care where the socket came from.
