@@ -82,4 +82,13 @@ impl Subjects {
     pub fn notifications_all(&self) -> String {
         format!("{}.notification.>", self.prefix)
     }
+
+    /// The JetStream stream over [`Subjects::notifications_all`] (stream names cannot
+    /// contain dots).
+    pub fn notification_stream(&self) -> String {
+        format!(
+            "{}_notifications",
+            self.prefix.replace(['.', '*', '>'], "_")
+        )
+    }
 }

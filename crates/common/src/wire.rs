@@ -126,6 +126,17 @@ pub struct MessageJson<'a> {
     pub client_msg_id: Option<&'a str>,
 }
 
+/// The ack data of `send_message`, `{"message": <message object>}`, from the message
+/// object's JSON (chat renders it once; the gateway may get it from the `message_sent`
+/// delivery instead of a reply).
+pub fn send_ack_json(message: &[u8]) -> Vec<u8> {
+    let mut json = Vec::with_capacity(message.len() + 12);
+    json.extend_from_slice(b"{\"message\":");
+    json.extend_from_slice(message);
+    json.push(b'}');
+    json
+}
+
 /// The `message_read` event's data.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use switchboard_common::subjects::Subjects;
+
 use crate::process::ServiceProcess;
 use crate::stack::nats_url;
 
@@ -16,9 +18,8 @@ pub struct NotificationStream {
 
 impl NotificationStream {
     pub fn of_prefix(prefix: &str) -> Self {
-        // The notification service's own naming: stream names cannot contain dots.
         Self {
-            name: format!("{}_notifications", prefix.replace(['.', '*', '>'], "_")),
+            name: Subjects::new(prefix).notification_stream(),
         }
     }
 }

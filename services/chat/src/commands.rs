@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use prost::Message as _;
 use switchboard_common::subjects::{CHAT_QUEUE_GROUP, Subjects};
-use switchboard_common::wire::{ErrorCode, WireError};
+use switchboard_common::wire::{self, ErrorCode, WireError};
 use switchboard_proto::chat::v1::{
     self as pb, command::Command as Cmd, command_reply::Result as Reply,
 };
@@ -115,11 +115,7 @@ async fn handle(core: &ChatCore, payload: &[u8]) -> Option<pb::CommandReply> {
                 if acked_by_delivery {
                     return Vec::new();
                 }
-                let mut json = Vec::with_capacity(sent.json.len() + 12);
-                json.extend_from_slice(b"{\"message\":");
-                json.extend_from_slice(&sent.json);
-                json.push(b'}');
-                json
+                wire::send_ack_json(&sent.json)
             }),
         ),
         Some(Cmd::MarkMessageRead(req)) => (

@@ -4,11 +4,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_nats::client::PublishErrorKind;
 use bytes::Bytes;
 use prost::Message as _;
 use switchboard_common::auth::VerifiedToken;
-use switchboard_common::wire::{ErrorCode, WireError};
+use switchboard_common::wire::{self, ErrorCode, WireError};
 use switchboard_proto::chat::v1::{
     self as pb, command::Command as Cmd, command_reply::Result as Reply,
 };
@@ -82,7 +81,14 @@ impl ChatClient {
         .encode_to_vec();
         let started = Instant::now();
         let answer = async {
-            self.publish(pending.subject(), payload.into()).await?;
+            crate::bus::publish_with_reply(
+                &self.nats,
+                self.subject.clone(),
+                pending.subject().to_owned(),
+                payload.into(),
+                &self.metrics,
+            )
+            .await?;
             match tokio::time::timeout(self.timeout, pending.answer()).await {
                 Ok(Some(answer)) => Ok(answer),
                 _ => Err(self.unavailable("did not answer in time")),
@@ -99,11 +105,7 @@ impl ChatClient {
                     .send_acks
                     .with_label_values(&["delivery"])
                     .inc();
-                let mut json = Vec::with_capacity(message.len() + 12);
-                json.extend_from_slice(b"{\"message\":");
-                json.extend_from_slice(&message);
-                json.push(b'}');
-                Ok(json.into())
+                Ok(wire::send_ack_json(&message).into())
             }
             Answer::Reply(reply) => match pb::CommandReply::decode(reply.as_ref()) {
                 Ok(pb::CommandReply {
@@ -125,39 +127,8 @@ impl ChatClient {
         }
     }
 
-    async fn publish(&self, reply: &str, payload: Bytes) -> Result<(), WireError> {
-        let subject = self.subject.clone();
-        let reply = reply.to_owned();
-        let published = match switchboard_common::telemetry::traceparent() {
-            None => self.nats.publish_with_reply(subject, reply, payload).await,
-            Some(tp) => {
-                let mut headers = async_nats::HeaderMap::new();
-                headers.insert(switchboard_common::telemetry::TRACEPARENT, tp.as_str());
-                self.nats
-                    .publish_with_reply_and_headers(subject, reply, headers, payload)
-                    .await
-            }
-        };
-        published.map_err(|e| {
-            self.metrics.nats_errors.inc();
-            match e.kind() {
-                PublishErrorKind::MaxPayloadExceeded => {
-                    WireError::new(ErrorCode::TooLarge, "the request is too large")
-                }
-                _ => WireError::new(
-                    ErrorCode::Unavailable,
-                    "the message bus is unavailable; retry",
-                ),
-            }
-        })
-    }
-
     fn unavailable(&self, why: &str) -> WireError {
-        self.metrics.nats_errors.inc();
-        WireError::new(
-            ErrorCode::Unavailable,
-            format!("the chat service {why}; retry"),
-        )
+        crate::bus::unavailable("chat service", why, &self.metrics)
     }
 
     /// Records the user from the token's claims (SPEC §6).

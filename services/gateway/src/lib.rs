@@ -73,13 +73,9 @@ impl Application {
         let subjects = Subjects::new(settings.subject_prefix.clone());
         let metrics = Arc::new(metrics::GatewayMetrics::new(&gateway_id));
         let shutdown = CancellationToken::new();
-        // Subscribed before the gateway says it is ready, so no answer can be missed.
-        let replies = replies::Replies::new(nats.new_inbox());
-        let reply_subscription = nats
-            .subscribe(replies.subscription())
+        let replies = replies::Replies::subscribe(&nats)
             .await
             .context("subscribing to command replies")?;
-        tokio::spawn(answer_replies(reply_subscription, replies.clone()));
         let deliveries = Arc::new(
             deliveries::DeliveryBus::start(
                 &settings.nats_url,
@@ -217,19 +213,6 @@ fn router(state: Arc<GatewayState>) -> Router {
         .route("/metrics", get(metrics))
         .fallback(rest::not_found)
         .with_state(state)
-}
-
-/// Hands each reply to the command waiting for it; ends when the NATS client closes.
-async fn answer_replies(mut replies_in: async_nats::Subscriber, replies: Arc<replies::Replies>) {
-    use futures_util::StreamExt as _;
-    while let Some(msg) = replies_in.next().await {
-        let answer = if msg.status == Some(async_nats::StatusCode::NO_RESPONDERS) {
-            replies::Answer::NoResponders
-        } else {
-            replies::Answer::Reply(msg.payload)
-        };
-        replies.answer(msg.subject.as_str(), answer);
-    }
 }
 
 async fn readyz(

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use futures_util::StreamExt as _;
 use tokio::sync::oneshot;
 
 /// What came back for a command.
@@ -37,7 +38,7 @@ pub struct Replies {
 
 impl Replies {
     /// `inbox` must be unique to this replica (a NATS inbox name).
-    pub fn new(inbox: String) -> Arc<Self> {
+    fn new(inbox: String) -> Arc<Self> {
         Arc::new(Self {
             inbox,
             next: AtomicU64::new(1),
@@ -45,8 +46,30 @@ impl Replies {
         })
     }
 
+    /// Subscribes to this replica's reply subjects and hands each reply to its waiter, for
+    /// as long as the NATS client lives. Done before the gateway says it is ready, so no
+    /// answer can be missed.
+    pub async fn subscribe(
+        nats: &async_nats::Client,
+    ) -> Result<Arc<Self>, async_nats::SubscribeError> {
+        let replies = Self::new(nats.new_inbox());
+        let mut incoming = nats.subscribe(replies.subscription()).await?;
+        let answering = replies.clone();
+        tokio::spawn(async move {
+            while let Some(msg) = incoming.next().await {
+                let answer = if msg.status == Some(async_nats::StatusCode::NO_RESPONDERS) {
+                    Answer::NoResponders
+                } else {
+                    Answer::Reply(msg.payload)
+                };
+                answering.answer(msg.subject.as_str(), answer);
+            }
+        });
+        Ok(replies)
+    }
+
     /// The subject of the subscription that receives every reply.
-    pub fn subscription(&self) -> String {
+    fn subscription(&self) -> String {
         format!("{}.*", self.inbox)
     }
 
@@ -82,8 +105,8 @@ impl Replies {
         }
     }
 
-    /// Commands waiting for an answer.
-    pub fn waiting(&self) -> usize {
+    #[cfg(test)]
+    fn waiting(&self) -> usize {
         self.waiting.lock().expect("replies lock").len()
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use lettre::message::Mailbox;
 use switchboard_common::config::{self, ConfigError};
+use switchboard_common::subjects::Subjects;
 
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -228,12 +229,9 @@ impl Settings {
         Ok(())
     }
 
-    /// The JetStream stream's name for this prefix (stream names cannot contain dots).
+    /// The JetStream stream's name for this prefix.
     pub fn stream_name(&self) -> String {
-        format!(
-            "{}_notifications",
-            self.subject_prefix.replace(['.', '*', '>'], "_")
-        )
+        Subjects::new(self.subject_prefix.clone()).notification_stream()
     }
 }
 
