@@ -10,24 +10,23 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
 
 /// Opens a pool; connections are made lazily and every acquire is bounded in time.
 pub fn pool(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
-    pool_with_settings(url, max_connections, &[])
-}
-
-/// A pool whose sessions start with the given server settings (`name`, `value`).
-pub fn pool_with_settings(
-    url: &str,
-    max_connections: u32,
-    settings: &[(&str, &str)],
-) -> Result<PgPool, sqlx::Error> {
-    let options: PgConnectOptions = url.parse()?;
-    let options = options
-        .application_name("switchboard")
-        .options(settings.iter().copied());
     Ok(PgPoolOptions::new()
         .max_connections(max_connections)
         .min_connections(0)
         .acquire_timeout(Duration::from_secs(5))
-        .connect_lazy_with(options))
+        .connect_lazy_with(connect_options(url, &[])?))
+}
+
+/// How to connect to `url`, with sessions that start with the given server settings
+/// (`name`, `value`).
+pub fn connect_options(
+    url: &str,
+    settings: &[(&str, &str)],
+) -> Result<PgConnectOptions, sqlx::Error> {
+    let options: PgConnectOptions = url.parse()?;
+    Ok(options
+        .application_name("switchboard")
+        .options(settings.iter().copied()))
 }
 
 /// A service's pool, with the pending migrations applied first when `migrate` is set.

@@ -8,7 +8,7 @@
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::ChatError;
-use crate::store::{NewMessage, SendOutcome, Store};
+use crate::store::{NewMessage, SendOutcome, Store, WriterConnection};
 
 struct Pending {
     message: NewMessage,
@@ -22,9 +22,13 @@ pub struct SendBatcher {
 
 impl SendBatcher {
     /// Starts the writer task; it ends when every `SendBatcher` clone is dropped.
-    pub fn start(store: Store, max_batch: usize) -> (Self, tokio::task::JoinHandle<()>) {
+    pub fn start(
+        store: Store,
+        writer: WriterConnection,
+        max_batch: usize,
+    ) -> (Self, tokio::task::JoinHandle<()>) {
         let (queue, rx) = mpsc::channel(max_batch * 4);
-        let task = tokio::spawn(write_batches(store, rx, max_batch));
+        let task = tokio::spawn(write_batches(store, writer, rx, max_batch));
         (Self { queue }, task)
     }
 
@@ -40,11 +44,16 @@ impl SendBatcher {
     }
 }
 
-async fn write_batches(store: Store, mut rx: mpsc::Receiver<Pending>, max_batch: usize) {
+async fn write_batches(
+    store: Store,
+    mut writer: WriterConnection,
+    mut rx: mpsc::Receiver<Pending>,
+    max_batch: usize,
+) {
     let mut batch: Vec<Pending> = Vec::with_capacity(max_batch);
     while rx.recv_many(&mut batch, max_batch).await > 0 {
         let messages: Vec<NewMessage> = batch.iter().map(|p| p.message.clone()).collect();
-        match store.insert_batch(&messages).await {
+        match store.insert_batch(&mut writer, &messages).await {
             Ok(outcomes) => {
                 for (pending, outcome) in batch.drain(..).zip(outcomes) {
                     // The waiter may have given up; the message is stored all the same.

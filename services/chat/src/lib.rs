@@ -90,9 +90,11 @@ impl Application {
         {
             tracing::warn!("NATS does not answer yet; commands are served once it does");
         }
-        let writer = store::Store::writer_pool(&settings.database_url).context("DATABASE_URL")?;
-        let store = store::Store::new(pool, writer);
-        let (batcher, writer) = batcher::SendBatcher::start(store.clone(), settings.max_batch);
+        let writer =
+            store::WriterConnection::new(&settings.database_url).context("DATABASE_URL")?;
+        let store = store::Store::new(pool);
+        let (batcher, writer) =
+            batcher::SendBatcher::start(store.clone(), writer, settings.max_batch);
         let metrics = Arc::new(metrics::ChatMetrics::new());
         let unread_shutdown = CancellationToken::new();
         let (unread, unread_worker) = if settings.notify_unread {
@@ -187,19 +189,26 @@ impl Application {
         let http = axum::serve(http_listener, ops)
             .with_graceful_shutdown(async move { http_shutdown.cancelled().await });
 
-        let commands = commands::serve(
+        // A task of its own: run inside this future it would live on the runtime's main
+        // thread, and every command would cost a wake-up of that thread on top of a worker's.
+        let commands = tokio::spawn(commands::serve(
             core.clone(),
             nats.clone(),
             command_subscription,
             settings.max_concurrent_commands,
             settings.drain_timeout,
             shutdown.clone(),
-        );
+        ));
 
         let (grpc_result, http_result, commands_result) = tokio::join!(
             async { grpc.await.context("gRPC server") },
             async { http.await.context("HTTP server") },
-            async { commands.await.context("NATS command consumer") },
+            async {
+                commands
+                    .await
+                    .context("NATS command consumer task")?
+                    .context("NATS command consumer")
+            },
         );
         // Every sender of the writer is gone once the servers stop: it finishes the
         // batches it holds and ends.

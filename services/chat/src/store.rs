@@ -3,7 +3,10 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::{Connection as _, PgPool};
 use switchboard_common::domain::{ClientMsgId, MessageContent};
 use uuid::Uuid;
 
@@ -78,22 +81,64 @@ pub struct ConversationRow {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: PgPool,
-    /// The group commit's own connection (see [`Store::writer_pool`]).
-    writer: PgPool,
     /// Contact pairs known to be stored already, so the hot path skips them (bounded).
     known_contacts: std::sync::Arc<std::sync::Mutex<HashSet<(Uuid, Uuid)>>>,
     /// The highest id this process committed: where the next batch's ids start.
     last_id: std::sync::Arc<std::sync::Mutex<Option<Uuid>>>,
 }
 
+/// The group commit's own connection, outside any pool: a pool pings a connection before
+/// every acquire and again on every release, which tripled the writer's round trips to
+/// PostgreSQL per batch (and its wake-ups). Its session uses generic plans: PostgreSQL
+/// otherwise planned the group-commit statement afresh on every execution — its planning
+/// took longer than running it (355 vs 223 µs a batch at 500 msg/s, `pg_stat_statements`).
+pub struct WriterConnection {
+    options: PgConnectOptions,
+    conn: Option<PgConnection>,
+}
+
+/// The longest a connection attempt of the writer may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest one batch may take, connecting included.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl WriterConnection {
+    /// Connects lazily, on the first batch.
+    pub fn new(url: &str) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            options: switchboard_common::db::connect_options(
+                url,
+                &[("plan_cache_mode", "force_generic_plan")],
+            )?,
+            conn: None,
+        })
+    }
+
+    async fn connection(&mut self) -> Result<&mut PgConnection, ChatError> {
+        if self.conn.is_none() {
+            let unavailable =
+                || ChatError::Unavailable("the database is unavailable; retry".into());
+            let conn =
+                tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&self.options))
+                    .await
+                    .map_err(|_| unavailable())?
+                    .map_err(|e| {
+                        tracing::warn!(error = %e, "the message writer cannot connect");
+                        unavailable()
+                    })?;
+            self.conn = Some(conn);
+        }
+        Ok(self.conn.as_mut().expect("connected above"))
+    }
+}
+
 /// Contact pairs remembered before the cache starts over.
 const KNOWN_CONTACTS_CAP: usize = 200_000;
 
 impl Store {
-    pub fn new(pool: PgPool, writer: PgPool) -> Self {
+    pub fn new(pool: PgPool) -> Self {
         Self {
             pool,
-            writer,
             known_contacts: Default::default(),
             last_id: Default::default(),
         }
@@ -103,24 +148,40 @@ impl Store {
         &self.pool
     }
 
-    /// The pool for [`Store::insert_batch`]: one connection (there is one writer), whose
-    /// session uses generic plans. PostgreSQL otherwise planned the group-commit statement
-    /// afresh on every execution — its planning took longer than running it (355 vs
-    /// 223 µs a batch at 500 msg/s, `pg_stat_statements`) — and every connection of a
-    /// shared pool would hold and warm its own copy.
-    pub fn writer_pool(url: &str) -> Result<PgPool, sqlx::Error> {
-        switchboard_common::db::pool_with_settings(
-            url,
-            1,
-            &[("plan_cache_mode", "force_generic_plan")],
-        )
-    }
-
     /// Stores a batch in one statement (one round trip, one commit): it moves the id floor
     /// forward, inserts the messages and records new contacts. The result has one entry
     /// per input, in order.
+    ///
+    /// The writer's connection is dropped after any failure (a new one is made for the next
+    /// batch), and a batch that takes longer than [`WRITE_TIMEOUT`] fails as unavailable.
     pub async fn insert_batch(
         &self,
+        writer: &mut WriterConnection,
+        batch: &[NewMessage],
+    ) -> Result<Vec<Result<SendOutcome, ChatError>>, ChatError> {
+        let written = tokio::time::timeout(WRITE_TIMEOUT, async {
+            let conn = writer.connection().await?;
+            self.write_batch(conn, batch).await
+        })
+        .await;
+        match written {
+            Ok(Ok(outcomes)) => Ok(outcomes),
+            Ok(Err(e)) => {
+                writer.conn = None;
+                Err(e)
+            }
+            Err(_) => {
+                writer.conn = None;
+                Err(ChatError::Unavailable(
+                    "the database did not answer in time; retry".into(),
+                ))
+            }
+        }
+    }
+
+    async fn write_batch(
+        &self,
+        conn: &mut PgConnection,
         batch: &[NewMessage],
     ) -> Result<Vec<Result<SendOutcome, ChatError>>, ChatError> {
         // Retries inside one batch share the first one's row.
@@ -216,7 +277,7 @@ impl Store {
             .bind(highest)
             .bind(&pair_senders)
             .bind(&pair_recipients)
-            .fetch_one(&self.writer)
+            .fetch_one(&mut *conn)
             .await?;
             if moved {
                 *self.last_id.lock().expect("id floor lock") = Some(highest);
@@ -226,7 +287,7 @@ impl Store {
                 );
             }
             floor = sqlx::query_scalar("SELECT last_id FROM message_id_floor")
-                .fetch_optional(&self.writer)
+                .fetch_optional(&mut *conn)
                 .await?;
         };
         let (ids, created) = assigned;
@@ -275,7 +336,7 @@ impl Store {
             let known: HashSet<Uuid> =
                 sqlx::query_scalar::<_, Uuid>("SELECT id FROM users WHERE id = ANY($1)")
                     .bind(&wanted)
-                    .fetch_all(&self.writer)
+                    .fetch_all(&mut *conn)
                     .await?
                     .into_iter()
                     .collect();
