@@ -7,6 +7,7 @@
 #   scripts/bench.sh --smoke    a few seconds at tiny sizes: checks the tool works
 #   BENCH_ONLY="idle chat"      run only some of: idle idle_same_user chat saturate presence
 #   PROFILE=debug               use the debug build (the CI smoke run)
+#   BENCH_BIN_DIR=dir           use the binaries in dir instead of building (A/B runs)
 #
 # It measures; it never passes or fails on a number. Everything shares this machine's
 # cores: the services, PostgreSQL, NATS and the load generator.
@@ -28,8 +29,12 @@ mkdir -p "$out"
 
 scripts/ensure-services.sh
 profile=${PROFILE:-release}   # the smoke run in scripts/test.sh uses PROFILE=debug
-if [ "$profile" = release ]; then cargo build --release --locked --bins -q; else cargo build --locked --bins -q; fi
-bin="${CARGO_TARGET_DIR:-$root/target}/$profile"
+if [ -n "${BENCH_BIN_DIR:-}" ]; then
+  bin=$BENCH_BIN_DIR   # binaries built elsewhere (an A/B against another commit's build)
+else
+  if [ "$profile" = release ]; then cargo build --release --locked --bins -q; else cargo build --locked --bins -q; fi
+  bin="${CARGO_TARGET_DIR:-$root/target}/$profile"
+fi
 
 # A benchmark still running (or its leftovers) would answer on these ports instead.
 # The benchmark's own ports (apart from the tests' and scripts/dev.sh's).

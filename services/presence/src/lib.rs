@@ -49,10 +49,16 @@ impl Application {
         let http_listener = TcpListener::bind(settings.http_addr)
             .await
             .with_context(|| format!("binding HTTP on {}", settings.http_addr))?;
-        let pool = switchboard_common::db::open(
+        // Custom plans only: `presence_connections` grows from empty to every live connection
+        // within seconds of a start, and a generic plan cached while it was small kept a
+        // sequential scan of it inside the per-contact subquery of the announcement query
+        // (seconds per batch, announcements seconds late, in a connect storm after a start).
+        // Presence statements run once per batch, so planning each time costs little.
+        let pool = switchboard_common::db::open_with_settings(
             &settings.database_url,
             settings.db_max_connections,
             settings.run_migrations,
+            &[("plan_cache_mode", "force_custom_plan")],
         )
         .await?;
         let nats = switchboard_common::nats::connect(
