@@ -3,20 +3,12 @@
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Connection as _, PgPool, migrate::Migrator};
+use sqlx::{PgPool, migrate::Migrator};
 
 /// The migrations under `migrations/`, compiled in.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
 
-/// A pooled connection idle for longer than this is pinged before it is handed out.
-const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
-
 /// Opens a pool; connections are made lazily and every acquire is bounded in time.
-///
-/// sqlx pings every connection before handing it out by default: a round trip to
-/// PostgreSQL (and a wake-up of its backend) in front of every query. Only a connection
-/// that sat idle can have been cut meanwhile (a restart of the database, a dropped
-/// network), so only those are pinged; a busy pool's connections were in use a moment ago.
 pub fn pool(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
     pool_with_settings(url, max_connections, &[])
 }
@@ -31,15 +23,6 @@ pub fn pool_with_settings(
         .max_connections(max_connections)
         .min_connections(0)
         .acquire_timeout(Duration::from_secs(5))
-        .test_before_acquire(false)
-        .before_acquire(|conn, meta| {
-            Box::pin(async move {
-                if meta.idle_for > PING_IF_IDLE_FOR {
-                    conn.ping().await?;
-                }
-                Ok(true)
-            })
-        })
         .connect_lazy_with(connect_options(url, settings)?))
 }
 
