@@ -326,3 +326,30 @@ async fn a_postgres_restart_is_answered_unavailable_and_stores_nothing_twice() {
     .await;
     outage_under_traffic(&stack, Fault::Postgres(&mut pg), "PostgreSQL restart").await;
 }
+
+/// What a restart or shutdown of PostgreSQL does to a session (SQLSTATE 57P01, "terminating
+/// connection due to administrator command") must count as unavailable, not as a fault of
+/// the statement: clients are told to retry, as for a refused connection.
+#[tokio::test]
+async fn a_terminated_database_session_counts_as_unavailable() {
+    use sqlx::Connection as _;
+    let url = std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| switchboard_common::config::DEFAULT_DATABASE_URL.to_owned());
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    let bad = sqlx::query("SELECT no_such_column FROM pg_class")
+        .execute(&mut conn)
+        .await
+        .unwrap_err();
+    assert!(
+        !switchboard_common::db::is_unavailable(&bad),
+        "a faulty statement is not an outage: {bad}"
+    );
+    let terminated = sqlx::query("SELECT pg_terminate_backend(pg_backend_pid())")
+        .execute(&mut conn)
+        .await
+        .unwrap_err();
+    assert!(
+        switchboard_common::db::is_unavailable(&terminated),
+        "a terminated session is: {terminated}"
+    );
+}

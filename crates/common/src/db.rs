@@ -3,12 +3,22 @@
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgPool, migrate::Migrator};
+use sqlx::{Connection as _, PgPool, migrate::Migrator};
 
 /// The migrations under `migrations/`, compiled in.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
 
+/// A pooled connection idle for longer than this is pinged before it is handed out.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
+
 /// Opens a pool; connections are made lazily and every acquire is bounded in time.
+///
+/// sqlx pings every connection before handing it out by default: a round trip to
+/// PostgreSQL (and a wake-up of its backend) in front of every query. Only a connection
+/// that sat idle is likely to have been cut meanwhile (a restart of the database, a dropped
+/// network), so only those are pinged; a busy pool's connections were in use a moment ago.
+/// A statement on a connection cut all the same fails as [`is_unavailable`], as it could
+/// with the ping too (a restart between ping and statement).
 pub fn pool(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
     pool_with_settings(url, max_connections, &[])
 }
@@ -23,6 +33,15 @@ pub fn pool_with_settings(
         .max_connections(max_connections)
         .min_connections(0)
         .acquire_timeout(Duration::from_secs(5))
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for > PING_IF_IDLE_FOR {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_lazy_with(connect_options(url, settings)?))
 }
 
@@ -73,4 +92,21 @@ pub async fn is_ready(pool: &PgPool) -> bool {
         .await,
         Ok(Ok(_))
     )
+}
+
+/// Whether a database error means "the database is unreachable or going away" rather than
+/// a fault of the statement: the caller may retry. Besides the pool's and the socket's own
+/// errors, PostgreSQL says so with SQLSTATE classes 08 (connection exception), 53
+/// (insufficient resources, e.g. too many connections) and 57 (operator intervention: a
+/// shutdown or restart terminating the session, a server still starting up).
+pub fn is_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            ["08", "53", "57"]
+                .iter()
+                .any(|class| code.starts_with(class))
+        }),
+        _ => false,
+    }
 }

@@ -19,13 +19,11 @@ pub enum ChatError {
 
 impl From<sqlx::Error> for ChatError {
     fn from(e: sqlx::Error) -> Self {
-        match e {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-                tracing::warn!(error = %e, "database unavailable");
-                Self::Unavailable("the database is unavailable; retry".into())
-            }
-            other => Self::Unexpected(anyhow::Error::new(other).context("database query failed")),
+        if switchboard_common::db::is_unavailable(&e) {
+            tracing::warn!(error = %e, "database unavailable");
+            return Self::Unavailable("the database is unavailable; retry".into());
         }
+        Self::Unexpected(anyhow::Error::new(e).context("database query failed"))
     }
 }
 
