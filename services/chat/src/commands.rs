@@ -5,15 +5,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use prost::Message as _;
 use switchboard_common::subjects::{CHAT_QUEUE_GROUP, Subjects};
 use switchboard_common::wire::{self, ErrorCode, WireError};
 use switchboard_proto::chat::v1::{
     self as pb, command::Command as Cmd, command_reply::Result as Reply,
 };
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 use tracing::Instrument as _;
 
 use crate::error::ChatError;
@@ -32,6 +31,10 @@ pub async fn subscribe(
 }
 
 /// Consumes commands until `shutdown`, then lets the in-flight ones finish (bounded).
+///
+/// The commands in flight are futures driven by this one task rather than a task each: a
+/// command spends nearly all its life waiting (for the group commit), and a task per command
+/// cost a spawn and a cross-thread wake-up per message for nothing.
 pub async fn serve(
     core: Arc<ChatCore>,
     nats: async_nats::Client,
@@ -40,48 +43,41 @@ pub async fn serve(
     drain_timeout: Duration,
     shutdown: CancellationToken,
 ) -> Result<(), async_nats::SubscribeError> {
-    let permits = Arc::new(Semaphore::new(max_concurrent));
-    let in_flight = TaskTracker::new();
+    let mut in_flight = FuturesUnordered::new();
     loop {
-        let msg = tokio::select! {
+        tokio::select! {
             _ = shutdown.cancelled() => break,
-            msg = commands.next() => match msg {
-                Some(msg) => msg,
+            Some(()) = in_flight.next(), if !in_flight.is_empty() => {}
+            // Bounded concurrency: at the limit, commands wait in NATS.
+            msg = commands.next(), if in_flight.len() < max_concurrent => match msg {
+                Some(msg) => in_flight.push(answer(&core, &nats, msg)),
                 None => break,
             },
-        };
-        // Bounded concurrency: when every permit is taken, commands wait in NATS.
-        let Ok(permit) = permits.clone().acquire_owned().await else {
-            break;
-        };
-        let core = core.clone();
-        let nats = nats.clone();
-        in_flight.spawn(async move {
-            let _permit = permit;
-            let Some(reply_to) = msg.reply.clone() else {
-                return;
-            };
-            let span = tracing::info_span!("chat.command");
-            switchboard_common::telemetry::set_parent_from_nats(&span, msg.headers.as_ref());
-            // `None`: the command's `message_sent` delivery was its ack.
-            let Some(reply) = handle(&core, &msg.payload).instrument(span).await else {
-                return;
-            };
-            if let Err(e) = nats.publish(reply_to, reply.encode_to_vec().into()).await {
-                tracing::warn!(error = %e, "command reply could not be published");
-            }
-        });
+        }
     }
     // Stop taking new commands so another replica answers them, then drain.
     let _ = commands.unsubscribe().await;
-    in_flight.close();
-    if tokio::time::timeout(drain_timeout, in_flight.wait())
-        .await
-        .is_err()
-    {
+    let drained = async { while in_flight.next().await.is_some() {} };
+    if tokio::time::timeout(drain_timeout, drained).await.is_err() {
         tracing::warn!("in-flight commands did not finish within the drain timeout");
     }
     Ok(())
+}
+
+/// Handles one command and publishes its reply, if it has one.
+async fn answer(core: &ChatCore, nats: &async_nats::Client, msg: async_nats::Message) {
+    let Some(reply_to) = msg.reply.clone() else {
+        return;
+    };
+    let span = tracing::info_span!("chat.command");
+    switchboard_common::telemetry::set_parent_from_nats(&span, msg.headers.as_ref());
+    // `None`: the command's `message_sent` delivery was its ack.
+    let Some(reply) = handle(core, &msg.payload).instrument(span).await else {
+        return;
+    };
+    if let Err(e) = nats.publish(reply_to, reply.encode_to_vec().into()).await {
+        tracing::warn!(error = %e, "command reply could not be published");
+    }
 }
 
 /// The reply to a command, or `None` when a delivery carried the ack instead.
