@@ -333,8 +333,7 @@ async fn a_postgres_restart_is_answered_unavailable_and_stores_nothing_twice() {
 #[tokio::test]
 async fn a_terminated_database_session_counts_as_unavailable() {
     use sqlx::Connection as _;
-    let url = std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| switchboard_common::config::DEFAULT_DATABASE_URL.to_owned());
+    let url = switchboard_test_support::db::admin_url();
     let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
     let bad = sqlx::query("SELECT no_such_column FROM pg_class")
         .execute(&mut conn)

@@ -30,6 +30,21 @@ pub mod wire;
 /// real ports when they asked for port 0.
 pub const READY_MARKER: &str = "switchboard-ready";
 
+/// Runs `future` as a task on the runtime's worker threads and waits for it. The future that
+/// `#[tokio::main]` blocks on lives on the main thread, so every wake-up of whatever it
+/// drives itself (a service's consumers) also woke that thread; a service's run goes here.
+pub async fn on_workers<F>(future: F) -> F::Output
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    match tokio::spawn(future).await {
+        Ok(output) => output,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => panic!("the service's task was cancelled: {e}"),
+    }
+}
+
 /// Prints the [`READY_MARKER`] line with the bound addresses.
 pub fn announce_ready(service: &str, addrs: &[(&str, std::net::SocketAddr)]) {
     use std::io::Write as _;

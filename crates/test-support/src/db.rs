@@ -3,7 +3,7 @@
 use sqlx::{Connection, PgConnection, PgPool};
 
 /// The server the test databases are made on (`TEST_DATABASE_URL`, else the local one).
-fn admin_url() -> String {
+pub fn admin_url() -> String {
     std::env::var("TEST_DATABASE_URL")
         .unwrap_or_else(|_| switchboard_common::config::DEFAULT_DATABASE_URL.to_owned())
 }

@@ -189,8 +189,8 @@ impl Application {
         let http = axum::serve(http_listener, ops)
             .with_graceful_shutdown(async move { http_shutdown.cancelled().await });
 
-        // A task of its own: run inside this future it would live on the runtime's main
-        // thread, and every command would cost a wake-up of that thread on top of a worker's.
+        // A task of its own: a branch of the `join!` below, every command's wake-up would
+        // also poll the gRPC and HTTP servers.
         let commands = tokio::spawn(commands::serve(
             core.clone(),
             nats.clone(),

@@ -1,10 +1,9 @@
 //! Every SQL statement of the chat service, with bound parameters only.
 
 use std::collections::{HashMap, HashSet};
-
-use chrono::{DateTime, Utc};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{Connection as _, PgPool};
 use switchboard_common::domain::{ClientMsgId, MessageContent};

@@ -29,7 +29,7 @@ async fn main() -> ExitCode {
     switchboard_common::announce_ready("gateway", &[("http", app.addr())]);
     // Run until SIGINT/SIGTERM, then drain.
     let shutdown = switchboard_common::shutdown::on_signal();
-    match app.run_until_stopped(shutdown).await {
+    match switchboard_common::on_workers(app.run_until_stopped(shutdown)).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "gateway failed");

@@ -32,7 +32,7 @@ async fn main() -> ExitCode {
     );
     // Run until SIGINT/SIGTERM; the servers drain in-flight calls before returning.
     let shutdown = switchboard_common::shutdown::on_signal();
-    match app.run_until_stopped(shutdown).await {
+    match switchboard_common::on_workers(app.run_until_stopped(shutdown)).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "meeting service failed");

@@ -28,7 +28,7 @@ async fn main() -> ExitCode {
         &[("grpc", app.grpc_addr()), ("http", app.http_addr())],
     );
     let shutdown = switchboard_common::shutdown::on_signal();
-    match app.run_until_stopped(shutdown).await {
+    match switchboard_common::on_workers(app.run_until_stopped(shutdown)).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "notification service failed");
