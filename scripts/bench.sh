@@ -48,7 +48,10 @@ done
 # Probes, before and after the run: a fixed CPU loop, a cross-process wake-up round trip and
 # the disk's flush latency. This machine's speed changes with its neighbours; runs are only
 # comparable at similar probes.
-cpu_probe() { python3 -c 'import time; t = time.perf_counter(); sum(range(20_000_000)); print(f"{(time.perf_counter() - t) * 1000:.0f} ms")'; }
+# The CPU loop's time depends on the interpreter as much as on the machine (one machine ran
+# it in 180 ms with Debian's Python 3.11.2 and 320 ms with a locally built 3.11.7 in the
+# same minute), so its version is printed with it.
+cpu_probe() { python3 -c 'import platform, time; t = time.perf_counter(); sum(range(20_000_000)); print(f"{(time.perf_counter() - t) * 1000:.0f} ms (Python {platform.python_version()})")'; }
 probes() { echo "$(cpu_probe), $(python3 scripts/wakeup_probe.py), $(python3 scripts/fsync_probe.py "$out" 2)"; }
 probe_before=$(probes)
 psql "$db_admin" -qc "DROP DATABASE IF EXISTS $db_name WITH (FORCE)" -c "CREATE DATABASE $db_name"

@@ -322,6 +322,41 @@ async fn invalid_requests_get_clear_errors_and_the_connection_stays_usable() {
     assert_eq!(stack.message_count().await, 1);
 }
 
+/// The chat service remembers the pairs it stored a message of (to skip recording the
+/// contact and looking the users up again); a send refused because the recipient did not
+/// exist yet must not count, or the pair would never become contacts once they do.
+#[tokio::test]
+async fn a_recipient_who_appears_after_a_refused_send_becomes_a_contact() {
+    let stack = Stack::start_with(StackOptions {
+        chat_replicas: 1,
+        gateway_replicas: 1,
+        ..StackOptions::default()
+    })
+    .await;
+    let (alice, carol) = (Uuid::now_v7(), Uuid::now_v7());
+    let mut a = connect(&stack, 0, alice).await;
+    assert_eq!(
+        a.error_code(
+            "send_message",
+            json!({"recipientId": carol, "content": "early"})
+        )
+        .await,
+        "not_found"
+    );
+    let mut c = connect(&stack, 0, carol).await;
+    let sent = send(&mut a, carol, "now you exist").await;
+    assert_eq!(c.expect_event("message_received").await["id"], sent["id"]);
+    let contacts: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM contacts WHERE (user_id, contact_id) IN (($1, $2), ($2, $1))",
+    )
+    .bind(alice)
+    .bind(carol)
+    .fetch_one(&stack.db.pool)
+    .await
+    .expect("count contacts");
+    assert_eq!(contacts, 2);
+}
+
 #[tokio::test]
 async fn the_sender_comes_from_the_token_not_the_payload() {
     let stack = Stack::start().await;

@@ -80,7 +80,9 @@ pub struct ConversationRow {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: PgPool,
-    /// Contact pairs known to be stored already, so the hot path skips them (bounded).
+    /// (sender, recipient) pairs this process stored a message of (bounded): their contact
+    /// rows exist, and so do both users (users are never deleted), so the hot path neither
+    /// records the pair again nor looks the two users up.
     known_contacts: std::sync::Arc<std::sync::Mutex<HashSet<(Uuid, Uuid)>>>,
     /// The highest id this process committed: where the next batch's ids start.
     last_id: std::sync::Arc<std::sync::Mutex<Option<Uuid>>>,
@@ -198,16 +200,21 @@ impl Store {
             rows.push(i);
         }
         // Whoever exchanges a message becomes a contact; pairs known to be stored are skipped.
-        let new_pairs: Vec<(Uuid, Uuid)> = {
+        let (pairs_known, new_pairs): (Vec<bool>, Vec<(Uuid, Uuid)>) = {
             let known = self.known_contacts.lock().expect("contacts cache lock");
+            let pairs_known: Vec<bool> = rows
+                .iter()
+                .map(|&i| known.contains(&(batch[i].sender_id, batch[i].recipient_id)))
+                .collect();
             let mut pairs: Vec<(Uuid, Uuid)> = rows
                 .iter()
-                .map(|&i| (batch[i].sender_id, batch[i].recipient_id))
-                .filter(|pair| !known.contains(pair))
+                .zip(&pairs_known)
+                .filter(|&(_, &known)| !known)
+                .map(|(&i, _)| (batch[i].sender_id, batch[i].recipient_id))
                 .collect();
             pairs.sort_unstable();
             pairs.dedup();
-            pairs
+            (pairs_known, pairs)
         };
         let (pair_senders, pair_recipients): (Vec<Uuid>, Vec<Uuid>) =
             new_pairs.iter().copied().unzip();
@@ -247,11 +254,12 @@ impl Store {
                  ), ins AS (
                      INSERT INTO messages (id, sender_id, recipient_id, content, client_msg_id, created_at)
                      SELECT m.id, m.sender_id, m.recipient_id, m.content, m.client_msg_id, m.created_at
-                     FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::timestamptz[])
-                          AS m(id, sender_id, recipient_id, content, client_msg_id, created_at)
+                     FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::timestamptz[], $11::bool[])
+                          AS m(id, sender_id, recipient_id, content, client_msg_id, created_at, users_known)
                      WHERE EXISTS (SELECT 1 FROM floor)
-                       AND EXISTS (SELECT 1 FROM users u WHERE u.id = m.recipient_id)
-                       AND EXISTS (SELECT 1 FROM users u WHERE u.id = m.sender_id)
+                       AND (m.users_known
+                            OR (EXISTS (SELECT 1 FROM users u WHERE u.id = m.recipient_id)
+                                AND EXISTS (SELECT 1 FROM users u WHERE u.id = m.sender_id)))
                      ORDER BY m.id
                      ON CONFLICT (sender_id, client_msg_id) DO NOTHING
                      RETURNING id, sender_id, recipient_id
@@ -276,6 +284,7 @@ impl Store {
             .bind(highest)
             .bind(&pair_senders)
             .bind(&pair_recipients)
+            .bind(&pairs_known)
             .fetch_one(&mut *conn)
             .await?;
             if moved {
@@ -291,12 +300,21 @@ impl Store {
         };
         let (ids, created) = assigned;
 
-        if !new_pairs.is_empty() {
+        // Only pairs of inserted rows: a row refused for an unknown user recorded nothing,
+        // and that user may exist by the next send.
+        let stored_pairs: Vec<(Uuid, Uuid)> = rows
+            .iter()
+            .zip(&ids)
+            .filter(|&(_, id)| inserted.contains(id))
+            .map(|(&i, _)| (batch[i].sender_id, batch[i].recipient_id))
+            .filter(|pair| new_pairs.binary_search(pair).is_ok())
+            .collect();
+        if !stored_pairs.is_empty() {
             let mut known = self.known_contacts.lock().expect("contacts cache lock");
-            if known.len() + new_pairs.len() > KNOWN_CONTACTS_CAP {
+            if known.len() + stored_pairs.len() > KNOWN_CONTACTS_CAP {
                 known.clear();
             }
-            known.extend(new_pairs);
+            known.extend(stored_pairs);
         }
 
         let mut stored: Vec<Option<StoredMessage>> = vec![None; batch.len()];
