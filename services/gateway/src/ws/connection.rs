@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use futures_util::stream::FuturesUnordered;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
@@ -331,8 +332,13 @@ where
                     Err(reason) => return Some(close_for(state, reason)),
                 }
             }
-            Some((ack, result)) = in_flight.next(), if !in_flight.is_empty() => {
-                match Box::pin(unless_closed(outbox, write_reply(ws, framing, ack, result, write_timeout))).await {
+            Some(first) = in_flight.next(), if !in_flight.is_empty() => {
+                // Replies ready together (one group commit acks a sender's whole window)
+                // share one flush, i.e. one send.
+                let ready = std::iter::once(first)
+                    .chain(std::iter::from_fn(|| in_flight.next().now_or_never().flatten()));
+                let frames = ready.filter_map(|(ack, result)| reply_frame(framing, ack, &result));
+                match Box::pin(unless_closed(outbox, write_all(ws, frames, write_timeout))).await {
                     Ok(true) => {}
                     Ok(false) => return None,
                     Err(reason) => return Some(close_for(state, reason)),
@@ -584,7 +590,21 @@ where
     }
 }
 
-/// Writes an ack, or an `error` event when the frame had no ack and failed.
+/// The frame answering a command: its ack, or an `error` event when the frame had no ack
+/// and failed; nothing for a success without an ack.
+fn reply_frame(
+    framing: Framing,
+    ack: Option<u64>,
+    result: &Result<Bytes, WireError>,
+) -> Option<Message> {
+    match (ack, result) {
+        (Some(ack), _) => Some(Message::Text(framing.ack(ack, result))),
+        (None, Err(e)) => Some(Message::Text(framing.error(e))),
+        (None, Ok(_)) => None,
+    }
+}
+
+/// Writes the frame answering a command, if any.
 async fn write_reply<S>(
     ws: &mut S,
     framing: Framing,
@@ -595,10 +615,9 @@ async fn write_reply<S>(
 where
     S: Sink<Message, Error = WsError> + Unpin,
 {
-    match (ack, &result) {
-        (Some(ack), _) => write(ws, Message::Text(framing.ack(ack, &result)), timeout).await,
-        (None, Err(e)) => write(ws, Message::Text(framing.error(e)), timeout).await,
-        (None, Ok(_)) => true,
+    match reply_frame(framing, ack, &result) {
+        Some(frame) => write(ws, frame, timeout).await,
+        None => true,
     }
 }
 

@@ -26,6 +26,10 @@ use crate::rest::error_response;
 use crate::state::GatewayState;
 use crate::ws::connection::Framing;
 
+/// Bytes of queued frames that trigger a write before the flush: with none, tungstenite
+/// writes every frame with its own syscall, even inside one flush.
+const WRITE_COALESCE_BYTES: usize = 2048;
+
 /// `GET /ws`: checks the origin, the token (header or query) and the upgrade headers
 /// before switching protocols, so a bad token gets HTTP 401.
 pub async fn upgrade(State(state): State<Arc<GatewayState>>, req: Request) -> Response {
@@ -126,8 +130,14 @@ fn accept(
         .max_frame_size(Some(state.settings.max_frame_bytes))
         // Small buffers: most connections are idle most of the time.
         .read_buffer_size(512)
-        .write_buffer_size(0)
-        .max_write_buffer_size(state.settings.max_frame_bytes * 4);
+        // Frames written together (a burst of deliveries or acks) share one send up to this
+        // size; a flush sends the rest. The buffer grows only as far as it is used.
+        .write_buffer_size(WRITE_COALESCE_BYTES)
+        // The bound on what waits unsent; the gateway's own frames (a 5,000-character
+        // message escaped is under 64 KiB) must fit however low the inbound limit is set.
+        .max_write_buffer_size(
+            WRITE_COALESCE_BYTES + 4 * state.settings.max_frame_bytes.max(64 * 1024),
+        );
     let task_state = state.clone();
     state.tracker.spawn(async move {
         let upgraded = match on_upgrade.await {
