@@ -94,6 +94,24 @@ pub async fn is_ready(pool: &PgPool) -> bool {
     )
 }
 
+/// A database error as a service answers it.
+pub enum DbFailure {
+    /// The database is unreachable or going away (logged here); the client may retry.
+    Unavailable(&'static str),
+    /// A fault of the statement or the data.
+    Fault(anyhow::Error),
+}
+
+/// Sorts a database error into [`DbFailure`], so every service words and logs an outage
+/// alike.
+pub fn classify(e: sqlx::Error) -> DbFailure {
+    if is_unavailable(&e) {
+        tracing::warn!(error = %e, "database unavailable");
+        return DbFailure::Unavailable("the database is unavailable; retry");
+    }
+    DbFailure::Fault(anyhow::Error::new(e).context("database query failed"))
+}
+
 /// Whether a database error means "the database is unreachable or going away" rather than
 /// a fault of the statement: the caller may retry. Besides the pool's and the socket's own
 /// errors, PostgreSQL says so with SQLSTATE classes 08 (connection exception), 53

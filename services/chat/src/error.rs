@@ -1,6 +1,7 @@
 //! The chat service's errors and their one mapping to each boundary: the wire protocol's
 //! codes (NATS commands) and gRPC statuses.
 
+use switchboard_common::db::DbFailure;
 use switchboard_common::wire::{ErrorCode, WireError};
 
 #[derive(Debug, thiserror::Error)]
@@ -19,11 +20,10 @@ pub enum ChatError {
 
 impl From<sqlx::Error> for ChatError {
     fn from(e: sqlx::Error) -> Self {
-        if switchboard_common::db::is_unavailable(&e) {
-            tracing::warn!(error = %e, "database unavailable");
-            return Self::Unavailable("the database is unavailable; retry".into());
+        match switchboard_common::db::classify(e) {
+            DbFailure::Unavailable(message) => Self::Unavailable(message.into()),
+            DbFailure::Fault(e) => Self::Unexpected(e),
         }
-        Self::Unexpected(anyhow::Error::new(e).context("database query failed"))
     }
 }
 

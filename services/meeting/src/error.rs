@@ -1,5 +1,7 @@
 //! The meeting service's errors and their one mapping to gRPC statuses.
 
+use switchboard_common::db::DbFailure;
+
 #[derive(Debug, thiserror::Error)]
 pub enum MeetingError {
     #[error("{0}")]
@@ -19,11 +21,10 @@ pub enum MeetingError {
 
 impl From<sqlx::Error> for MeetingError {
     fn from(e: sqlx::Error) -> Self {
-        if switchboard_common::db::is_unavailable(&e) {
-            tracing::warn!(error = %e, "database unavailable");
-            return Self::Unavailable("the database is unavailable; retry".into());
+        match switchboard_common::db::classify(e) {
+            DbFailure::Unavailable(message) => Self::Unavailable(message.into()),
+            DbFailure::Fault(e) => Self::Unexpected(e),
         }
-        Self::Unexpected(anyhow::Error::new(e).context("database query failed"))
     }
 }
 
